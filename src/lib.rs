@@ -1,0 +1,20 @@
+//! lowres_fer: facial emotion recognition for distant, low-resolution faces.
+//!
+//! The core is ROS-free: `frame -> faces -> crops -> (route) -> emotions -> tracks`.
+//! The `ros` feature adds the thin r2r node layer in [`ros`].
+
+pub mod align;
+pub mod annotate;
+pub mod classify;
+pub mod config;
+pub mod detect;
+pub mod face;
+pub mod image_io;
+pub mod pipeline;
+pub mod runtime;
+pub mod track;
+
+#[cfg(feature = "ros")]
+pub mod ros;
+
+pub use face::{BBox, Detection, FaceResult, FaceState, EMOTIONS, NUM_EMOTIONS};

@@ -1,0 +1,1 @@
+//! r2r node layer (owner: ROS helper).
