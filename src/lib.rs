@@ -10,6 +10,7 @@ pub mod config;
 pub mod detect;
 pub mod face;
 pub mod image_io;
+pub mod models;
 pub mod pipeline;
 pub mod runtime;
 pub mod track;
