@@ -12,6 +12,7 @@ pub mod face;
 pub mod image_io;
 pub mod models;
 pub mod pipeline;
+pub mod resample;
 pub mod runtime;
 pub mod track;
 
