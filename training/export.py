@@ -1,0 +1,109 @@
+"""Export a trained EFC checkpoint to ONNX (dynamic batch) and prove ONNX Runtime and
+PyTorch agree to 1e-4 on real degraded FER+ faces; record it in models/manifest.json.
+
+    python training/export.py training/runs/efc_all_s32/best.pt models/efc_all_s32.onnx
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+import efc
+import ferplus
+
+INPUT_NAME = "face"
+OUTPUT_NAME = "logits"
+
+
+class LogitsOnly(torch.nn.Module):
+    """Exported graph: [N,1,S,S] gray in [0,1] -> [N,8] logits (softmax is done by the caller)."""
+
+    def __init__(self, model: efc.EFC):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x, logits=True)
+
+
+def load_checkpoint(path: Path) -> tuple[efc.EFC, dict]:
+    state = torch.load(path, weights_only=False, map_location="cpu")
+    model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
+    model.load_state_dict(state["model"])
+    model.eval()
+    return model, state.get("config", {})
+
+
+def export(model: efc.EFC, size: int, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(
+        LogitsOnly(model),
+        (torch.zeros(1, 1, size, size),),
+        str(out),
+        input_names=[INPUT_NAME],
+        output_names=[OUTPUT_NAME],
+        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def parity(model: efc.EFC, onnx_path: Path, faces: np.ndarray) -> float:
+    """Max |logit difference| between PyTorch and ONNX Runtime on `faces` [N,S,S] uint8."""
+    x = torch.from_numpy(faces).float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        ref = model(x, logits=True).numpy()
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = sess.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
+    return float(np.abs(ref - got).max())
+
+
+def update_manifest(models_dir: Path, name: str, entry: dict) -> None:
+    path = models_dir / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"models": {}}
+    manifest["models"][name] = entry
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("onnx", type=Path)
+    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ferplus.tar.gz")
+    p.add_argument("--role", default="classifier")
+    p.add_argument("--face-px", type=lambda s: [float(v) for v in s.split(",")], default=None)
+    p.add_argument("--no-manifest", action="store_true")
+    args = p.parse_args(argv)
+
+    model, _ = load_checkpoint(args.checkpoint)
+    export(model, args.input_size, args.onnx)
+    root = ferplus.extract(args.data)
+    names, _ = ferplus.read_votes(root, "test")
+    images = ferplus.load_images(root, "test", names[:64])
+    faces = np.concatenate([ferplus.degrade_all(images, r, args.input_size) for r in (48, 20, 8)])
+    diff = parity(model, args.onnx, faces)
+    print(f"ONNX vs PyTorch max |logit diff| on {len(faces)} real faces: {diff:.2e}")
+    if diff > 1e-4:
+        raise SystemExit(f"ONNX export disagrees with PyTorch: {diff:.2e} > 1e-4")
+    if not args.no_manifest:
+        entry = {
+            "sha256": hashlib.sha256(args.onnx.read_bytes()).hexdigest(),
+            "input_size": args.input_size,
+            "role": args.role,
+        }
+        if args.face_px:
+            entry["face_px"] = args.face_px
+        update_manifest(args.onnx.parent, args.onnx.name, entry)
+        print(f"manifest updated: {args.onnx.name} {entry['sha256']}")
+
+
+if __name__ == "__main__":
+    main()
