@@ -1,0 +1,53 @@
+"""Launch lowres_fer_node.
+
+Arguments:
+  camera_topic  image topic to read (sensor_msgs/Image; with input.transport
+                "compressed" the node reads <camera_topic>/compressed)
+  namespace     namespace of the node and its relative topics
+  params_file   parameters YAML (default: the installed config/default.yaml)
+  use_sim_time  use /clock (bag playback, simulation)
+
+Example:
+  ros2 launch lowres_fer lowres_fer.launch.py camera_topic:=/camera/color/image_raw
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PythonExpression
+from launch_ros.actions import Node
+
+
+def generate_launch_description():
+    share = get_package_share_directory("lowres_fer")
+    camera_topic = LaunchConfiguration("camera_topic")
+    use_sim_time = LaunchConfiguration("use_sim_time")
+    return LaunchDescription(
+        [
+            DeclareLaunchArgument("camera_topic", default_value="/camera/image_raw"),
+            DeclareLaunchArgument("namespace", default_value=""),
+            DeclareLaunchArgument(
+                "params_file",
+                default_value=os.path.join(share, "config", "default.yaml"),
+            ),
+            DeclareLaunchArgument("use_sim_time", default_value="false"),
+            Node(
+                package="lowres_fer",
+                executable="lowres_fer_node",
+                name="lowres_fer",
+                namespace=LaunchConfiguration("namespace"),
+                output="screen",
+                emulate_tty=True,
+                parameters=[
+                    LaunchConfiguration("params_file"),
+                    {"use_sim_time": PythonExpression(["'", use_sim_time, "' == 'true'"])},
+                ],
+                remappings=[
+                    ("image", camera_topic),
+                    ("image/compressed", [camera_topic, "/compressed"]),
+                ],
+            ),
+        ]
+    )
