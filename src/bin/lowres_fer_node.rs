@@ -1,1 +1,16 @@
-fn main() {}
+//! `lowres_fer_node`: facial emotion recognition on a ROS 2 image topic.
+//! Usage: lowres_fer_node [--ros-args --params-file config/default.yaml -r image:=/camera/image_raw]
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match lowres_fer::ros::node::run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Start-up failures (bad parameter, missing models) end here: one
+            // clear line on stderr, non-zero exit for launch/systemd to see.
+            eprintln!("[lowres_fer_node] fatal: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Pipeline results -> lowres_fer/msg messages, and diagnostics key/values.
+
+use r2r::diagnostic_msgs::msg::{DiagnosticStatus, KeyValue};
+use r2r::geometry_msgs::msg::Point32;
+use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
+use r2r::std_msgs::msg::Header;
+
+use crate::face::{FaceResult, FaceState, EMOTIONS, NUM_EMOTIONS};
+use crate::image_io::ERROR_CAUSES;
+
+use super::stats::{Stats, Summary};
+
+/// Values of FaceEmotion.state (must match msg/FaceEmotion.msg).
+pub const STATE_CLASSIFIED: u8 = 0;
+pub const STATE_TOO_SMALL: u8 = 1;
+pub const STATE_LOW_DETECTOR_SCORE: u8 = 2;
+
+pub fn face_state(s: FaceState) -> u8 {
+    match s {
+        FaceState::Classified => STATE_CLASSIFIED,
+        FaceState::TooSmall => STATE_TOO_SMALL,
+        FaceState::LowDetectorScore => STATE_LOW_DETECTOR_SCORE,
+    }
+}
+
+pub fn face_msg(f: &FaceResult) -> FaceEmotion {
+    let d = &f.detection;
+    let classified = f.state == FaceState::Classified;
+    let (top, conf) = f.top();
+    // Fixed-size message arrays must have exactly their declared length (r2r
+    // asserts on it when serialising), hence the fixed-size sources here.
+    let probs: [f32; NUM_EMOTIONS] = if classified {
+        f.probs
+    } else {
+        [0.0; NUM_EMOTIONS]
+    };
+    let smoothed = if classified { f.smoothed } else { None };
+    FaceEmotion {
+        face_id: f.track_id,
+        x: d.bbox.x,
+        y: d.bbox.y,
+        width: d.bbox.w,
+        height: d.bbox.h,
+        detector_score: d.score,
+        keypoints: d
+            .keypoints
+            .iter()
+            .map(|k| Point32 {
+                x: k[0],
+                y: k[1],
+                z: 0.0,
+            })
+            .collect(),
+        face_size_px: f.size_px,
+        state: face_state(f.state),
+        classifier: if classified {
+            f.route.clone()
+        } else {
+            String::new()
+        },
+        probabilities: probs.to_vec(),
+        has_smoothed: smoothed.is_some(),
+        smoothed_probabilities: smoothed.unwrap_or([0.0; NUM_EMOTIONS]).to_vec(),
+        top_class: if classified { top as u8 } else { 0 },
+        top_label: if classified {
+            EMOTIONS[top].to_string()
+        } else {
+            String::new()
+        },
+        top_confidence: if classified { conf } else { 0.0 },
+    }
+}
+
+pub fn array_msg(
+    header: Header,
+    width: u32,
+    height: u32,
+    processing_ms: f64,
+    faces: &[FaceResult],
+) -> FaceEmotionArray {
+    FaceEmotionArray {
+        header,
+        image_width: width,
+        image_height: height,
+        processing_time_ms: processing_ms as f32,
+        faces: faces.iter().map(face_msg).collect(),
+    }
+}
+
+fn kv(key: &str, value: impl ToString) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: value.to_string(),
+    }
+}
+
+/// One DiagnosticStatus for the node: OK, WARN when inputs were rejected in the
+/// last window, ERROR when the pipeline failed in it.
+pub fn diagnostic_status(
+    name: &str,
+    stats: &Stats,
+    w: &Summary,
+    input_topic: &str,
+) -> DiagnosticStatus {
+    let (level, message) =
+        if stats.pipeline_errors > 0 && w.errors_in_window > 0 && w.processed_hz == 0.0 {
+            (2u8, format!("pipeline failing: {}", stats.last_error))
+        } else if w.errors_in_window > 0 {
+            (
+                1u8,
+                format!(
+                    "{} input/pipeline errors in the last period: {}",
+                    w.errors_in_window, stats.last_error
+                ),
+            )
+        } else if stats.received == 0 {
+            (0u8, format!("waiting for images on {input_topic}"))
+        } else {
+            (
+                0u8,
+                format!(
+                    "ok: {:.1} Hz in, {:.1} Hz processed",
+                    w.input_hz, w.processed_hz
+                ),
+            )
+        };
+    let s = &w.mean_stages;
+    let mut values = vec![
+        kv("input_topic", input_topic),
+        kv("input_rate_hz", format!("{:.2}", w.input_hz)),
+        kv("processed_rate_hz", format!("{:.2}", w.processed_hz)),
+        kv("frames_received", stats.received),
+        kv("frames_processed", stats.processed),
+        kv("frames_dropped", stats.dropped),
+        kv("frames_dropped_last_period", w.dropped_in_window),
+        kv("faces_last_frame", stats.last_faces),
+        kv("latency_decode_ms", format!("{:.2}", w.mean_decode_ms)),
+        kv("latency_detect_ms", format!("{:.2}", s.detect_ms)),
+        kv("latency_align_ms", format!("{:.2}", s.align_ms)),
+        kv("latency_classify_ms", format!("{:.2}", s.classify_ms)),
+        kv("latency_track_ms", format!("{:.2}", s.track_ms)),
+        kv("latency_pipeline_ms", format!("{:.2}", s.total_ms)),
+        kv("latency_end_to_end_ms", format!("{:.2}", w.mean_e2e_ms)),
+        kv("latency_end_to_end_max_ms", format!("{:.2}", w.max_e2e_ms)),
+        kv("errors_input_total", stats.total_input_errors()),
+        kv("errors_pipeline", stats.pipeline_errors),
+        kv("errors_publish", stats.publish_errors),
+    ];
+    // Every cause, zeros included, so monitors see a stable key set.
+    for cause in ERROR_CAUSES {
+        values.push(kv(
+            &format!("errors_input_{cause}"),
+            stats.input_errors.get(cause).copied().unwrap_or(0),
+        ));
+    }
+    values.push(kv("last_error", &stats.last_error));
+    DiagnosticStatus {
+        level,
+        name: name.to_string(),
+        message,
+        hardware_id: "lowres_fer".to_string(),
+        values,
+    }
+}
