@@ -6,11 +6,10 @@ import time
 
 import numpy as np
 import rclpy
+from lowres_fer.msg import FaceEmotion, FaceEmotionArray
 from PIL import Image as PILImage
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
-
-from lowres_fer.msg import FaceEmotion, FaceEmotionArray
 
 STATES = {
     FaceEmotion.STATE_CLASSIFIED: "classified",

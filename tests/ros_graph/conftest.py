@@ -30,12 +30,12 @@ PARAMS = ROOT / "config" / "default.yaml"
 os.environ.setdefault("ROS_DOMAIN_ID", str(100 + os.getpid() % 100))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
-import rclpy  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy, HistoryPolicy  # noqa: E402
-from sensor_msgs.msg import CompressedImage, Image  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
-from lowres_fer.msg import FaceEmotionArray  # noqa: E402
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from lowres_fer.msg import FaceEmotionArray
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
 
 
 def load_scene(name, size=None):
@@ -184,7 +184,8 @@ class NodeProcess:
             args += ["--params-file", str(params_file)]
         for p in params:
             args += ["-p", p]
-        self.log = open(self.log_path, "w")
+        # Kept open for the node's lifetime (closed in stop()), hence no `with`.
+        self.log = open(self.log_path, "w")  # noqa: SIM115
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
 
     def output(self):

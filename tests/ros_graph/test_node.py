@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 import pytest
-
 from conftest import NODE_BIN, PARAMS, compressed_msg, image_msg, load_scene
 
 ENCODINGS = ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "yuv422", "uyvy", "yuyv"]
@@ -124,7 +123,7 @@ def test_bad_raw_inputs_are_rejected_counted_and_node_recovers(graph):
     with peer.lock:
         stamps = {m.header.stamp.sec for m in peer.emotions}
     assert not stamps & {1, 2, 3, 4}
-    kv, status = peer.latest_diagnostics(timeout=5)
+    kv, _ = peer.latest_diagnostics(timeout=5)
     assert int(kv["errors_input_unsupported_encoding"]) == len(BAD_ENCODINGS), kv
     assert int(kv["errors_input_data_length_mismatch"]) == 1, kv
     assert int(kv["errors_input_bad_size"]) == 1, kv
@@ -190,7 +189,7 @@ def test_overload_keeps_latest_and_bounded_memory(graph):
     time.sleep(1.5)
     kv, _ = peer.latest_diagnostics(timeout=5)
     # Warm-up: allocator pools and DDS buffers settle in the first seconds.
-    base = [r for t, r in rss if t >= 3.0][0]
+    base = next(r for t, r in rss if t >= 3.0)
     peak = max(r for _, r in rss)
     growth_mb = (peak - base) / 1024
     print(f"\noverload: sent {sent} frames in 20 s, rss base {base / 1024:.1f} MB peak {peak / 1024:.1f} MB "
@@ -209,10 +208,10 @@ def test_overload_keeps_latest_and_bounded_memory(graph):
 
 
 def run_node_expect_failure(params, timeout=30):
-    out = subprocess.run(
-        [str(NODE_BIN), "--ros-args", "--params-file", str(PARAMS)] + sum((["-p", p] for p in params), []),
-        capture_output=True, text=True, timeout=timeout,
-    )
+    args = [str(NODE_BIN), "--ros-args", "--params-file", str(PARAMS)]
+    for p in params:
+        args += ["-p", p]
+    out = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
     assert out.returncode != 0, out
     return out.stdout + out.stderr
 
