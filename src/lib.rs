@@ -9,6 +9,7 @@ pub mod classify;
 pub mod config;
 pub mod detect;
 pub mod face;
+pub mod ferplus;
 pub mod image_io;
 pub mod models;
 pub mod pipeline;

@@ -44,7 +44,7 @@ def load_checkpoint(path: Path) -> tuple[efc.EFC, dict]:
 def export(model: efc.EFC, size: int, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.onnx.export(
-        LogitsOnly(model),
+        LogitsOnly(model).eval(),
         (torch.zeros(1, 1, size, size),),
         str(out),
         input_names=[INPUT_NAME],
