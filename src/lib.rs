@@ -14,6 +14,7 @@ pub mod image_io;
 pub mod models;
 pub mod pipeline;
 pub mod resample;
+pub mod route;
 pub mod runtime;
 pub mod track;
 
