@@ -1,1 +1,0 @@
-//! TODO(owner): see module plan in lib.rs

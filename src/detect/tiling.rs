@@ -1,0 +1,335 @@
+//! Which native-resolution 256x256 tiles to run besides the full frame.
+//!
+//! The full-range model needs a face to be >= ~15-20 model pixels; on a letterboxed
+//! 720p frame (scale 5) that is a 75-100 px face. Native tiles (scale 1) find faces
+//! down to ~10 px, but each costs as much as the full-frame pass, so
+//! [`TilingMode::Rotating`] spends a fixed per-frame budget: a rotating sweep over
+//! an overlapping grid of native tiles (new small faces are found within one
+//! sweep) and "hint regions" around tracked faces too small for the full frame.
+//! A hint region is scaled so its faces are ~[`HINT_TARGET_MODEL_PX`] model px:
+//! native for 12-20 px faces, coarser for 40-60 px faces, so one region keeps
+//! several nearby faces (e.g. a row of people) instead of one tile per face.
+
+use super::decode::InputMapping;
+use crate::config::TilingMode;
+use crate::face::BBox;
+
+/// Tile side: the full-range model's input, used at scale 1.
+pub const TILE: u32 = 256;
+/// Overlap of neighbouring grid tiles. Any face up to this size lies entirely in
+/// some tile, so detections touching an interior tile edge can be dropped.
+pub const TILE_OVERLAP: u32 = 64;
+/// Tiles are skipped when the full frame is shrunk less than this: the full pass
+/// already sees faces at (nearly) native resolution.
+pub const MIN_SCALE_FOR_TILES: f32 = 1.25;
+/// A tracked face smaller than this many model pixels in the full-frame pass gets
+/// a tile of its own (the full pass loses faces below ~16 model px; see
+/// docs/detection.md).
+pub const HINT_MAX_MODEL_PX: f32 = 24.0;
+/// Detections closer than this (model px) to an interior tile edge are cut faces.
+pub const EDGE_MARGIN: f32 = 2.0;
+/// Face size (model px) hint regions are scaled for: well above the ~16 px where
+/// the model gets unreliable, small enough that one region holds a group of faces.
+pub const HINT_TARGET_MODEL_PX: f32 = 28.0;
+/// A face already inside a hint region is served by it if its size there is in
+/// this range (model px).
+const HINT_SHARE_MODEL_PX: (f32, f32) = (12.0, 64.0);
+
+/// Evenly spread tile positions along an axis of `len` pixels.
+fn axis_positions(len: u32, out: &mut Vec<i32>) {
+    out.clear();
+    if len <= TILE {
+        // One tile; centring it keeps the padding symmetric.
+        out.push(-(((TILE - len) / 2) as i32));
+        return;
+    }
+    let stride = TILE - TILE_OVERLAP;
+    let n = (len - TILE).div_ceil(stride) + 1;
+    let span = (len - TILE) as f32;
+    for i in 0..n {
+        out.push((span * i as f32 / (n - 1) as f32).round() as i32);
+    }
+}
+
+/// True when `b` touches an edge of region `t` (a [`TILE`]-side model input) that
+/// lies inside the frame: the face is probably cut by the tile.
+pub fn touches_interior_edge(b: &BBox, t: &InputMapping, width: u32, height: u32) -> bool {
+    let (x0, y0) = (t.origin_x, t.origin_y);
+    let side = t.source_side(TILE as usize);
+    let (x1, y1) = (x0 + side, y0 + side);
+    let m = EDGE_MARGIN * t.scale;
+    (x0 > 0.0 && b.x < x0 + m)
+        || (y0 > 0.0 && b.y < y0 + m)
+        || (x1 < width as f32 && b.x + b.w > x1 - m)
+        || (y1 < height as f32 && b.y + b.h > y1 - m)
+}
+
+/// Origin of a region of `side` source px centred on `c` along an axis of `len`,
+/// kept inside the frame (or centred on it when the frame is smaller).
+fn place(c: f32, side: f32, len: u32) -> f32 {
+    let len = len as f32;
+    if len <= side {
+        ((len - side) * 0.5).round()
+    } else {
+        (c - side * 0.5).round().clamp(0.0, len - side)
+    }
+}
+
+/// Plans the tiles of each frame; keeps the rotation state between frames.
+#[derive(Debug, Default)]
+pub struct TilePlanner {
+    grid_key: Option<(u32, u32)>,
+    grid: Vec<InputMapping>,
+    xs: Vec<i32>,
+    ys: Vec<i32>,
+    hint_tiles: Vec<InputMapping>,
+    hint_order: Vec<usize>,
+    cursor: usize,
+    hint_cursor: usize,
+    frame: u64,
+}
+
+impl TilePlanner {
+    /// All grid tiles of a `width` x `height` frame.
+    pub fn grid(&mut self, width: u32, height: u32) -> &[InputMapping] {
+        if self.grid_key != Some((width, height)) {
+            axis_positions(width, &mut self.xs);
+            axis_positions(height, &mut self.ys);
+            self.grid.clear();
+            for &y in &self.ys {
+                for &x in &self.xs {
+                    self.grid.push(InputMapping::tile(x, y));
+                }
+            }
+            self.grid_key = Some((width, height));
+            self.cursor = 0;
+        }
+        &self.grid
+    }
+
+    /// Tiles to run on this frame, written to `out`.
+    ///
+    /// `frame` is (width, height); `full_scale` is source pixels per model pixel
+    /// of the full-frame pass.
+    /// In `Rotating` mode `budget` tiles are shared: when tracked small faces need
+    /// tiles, they get half the budget (rounded up; with a budget of 1 they
+    /// alternate frames with the sweep) so the sweep never stalls and the average
+    /// cost stays full frame + `budget` tiles.
+    pub fn plan(
+        &mut self,
+        mode: TilingMode,
+        frame: (u32, u32),
+        full_scale: f32,
+        hints: &[BBox],
+        budget: usize,
+        out: &mut Vec<InputMapping>,
+    ) {
+        out.clear();
+        let (width, height) = frame;
+        self.frame = self.frame.wrapping_add(1);
+        if mode == TilingMode::Off || full_scale < MIN_SCALE_FOR_TILES {
+            return;
+        }
+        self.grid(width, height);
+        if mode == TilingMode::All {
+            out.extend_from_slice(&self.grid);
+            return;
+        }
+        if budget == 0 || self.grid.is_empty() {
+            return;
+        }
+        self.plan_hint_tiles(width, height, full_scale, hints);
+        let hint_slots = if self.hint_tiles.is_empty() {
+            0
+        } else if budget == 1 {
+            (self.frame % 2) as usize
+        } else {
+            budget.div_ceil(2)
+        };
+        let n_hint = hint_slots.min(self.hint_tiles.len());
+        for _ in 0..n_hint {
+            self.hint_cursor %= self.hint_tiles.len();
+            out.push(self.hint_tiles[self.hint_cursor]);
+            self.hint_cursor += 1;
+        }
+        let n_grid = (budget - n_hint).min(self.grid.len());
+        for _ in 0..n_grid {
+            self.cursor %= self.grid.len();
+            out.push(self.grid[self.cursor]);
+            self.cursor += 1;
+        }
+    }
+
+    /// One region per group of nearby small tracked faces, smallest faces first.
+    fn plan_hint_tiles(&mut self, width: u32, height: u32, full_scale: f32, hints: &[BBox]) {
+        self.hint_tiles.clear();
+        self.hint_order.clear();
+        let needs_help = |b: &BBox| {
+            let side = b.w.max(b.h);
+            side.is_finite() && side > 0.0 && side / full_scale < HINT_MAX_MODEL_PX
+        };
+        self.hint_order
+            .extend((0..hints.len()).filter(|&i| needs_help(&hints[i])));
+        self.hint_order
+            .sort_by(|&a, &b| hints[a].area().total_cmp(&hints[b].area()));
+        for &i in &self.hint_order {
+            let b = &hints[i];
+            let side = b.w.max(b.h);
+            let served = |t: &InputMapping| {
+                let m = 4.0 * EDGE_MARGIN * t.scale;
+                let s = t.source_side(TILE as usize);
+                let model_px = side / t.scale;
+                b.x >= t.origin_x + m
+                    && b.y >= t.origin_y + m
+                    && b.x + b.w <= t.origin_x + s - m
+                    && b.y + b.h <= t.origin_y + s - m
+                    && (HINT_SHARE_MODEL_PX.0..=HINT_SHARE_MODEL_PX.1).contains(&model_px)
+            };
+            if self.hint_tiles.iter().any(served) {
+                continue;
+            }
+            // Scale 1 is the native tile; never coarser than the full frame.
+            let scale = (side / HINT_TARGET_MODEL_PX).clamp(1.0, full_scale.max(1.0));
+            let region_side = TILE as f32 * scale;
+            let (cx, cy) = b.center();
+            self.hint_tiles.push(InputMapping {
+                origin_x: place(cx, region_side, width),
+                origin_y: place(cy, region_side, height),
+                scale,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HD: (u32, u32) = (1280, 720);
+
+    #[test]
+    fn grid_covers_the_frame_with_at_least_the_overlap() {
+        let mut p = TilePlanner::default();
+        let g = p.grid(1280, 720).to_vec();
+        // 1280: ceil(1024 / 192) + 1 = 7 columns; 720: ceil(464 / 192) + 1 = 4 rows.
+        assert_eq!(g.len(), 28);
+        assert_eq!(g[0], InputMapping::tile(0, 0));
+        assert_eq!(g[6], InputMapping::tile(1024, 0));
+        assert_eq!(g[27], InputMapping::tile(1024, 464));
+        for w in g[..7].windows(2) {
+            assert!(w[1].origin_x - w[0].origin_x <= (TILE - TILE_OVERLAP) as f32);
+        }
+        // A frame narrower than a tile gets one centred column.
+        assert_eq!(p.grid(200, 600)[0].origin_x, -28.0);
+    }
+
+    #[test]
+    fn rotation_visits_every_tile_within_one_sweep() {
+        let mut p = TilePlanner::default();
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for _ in 0..28 {
+            p.plan(TilingMode::Rotating, HD, 5.0, &[], 1, &mut out);
+            assert_eq!(out.len(), 1);
+            if !seen.contains(&out[0]) {
+                seen.push(out[0]);
+            }
+        }
+        assert_eq!(seen.len(), 28);
+        p.plan(TilingMode::All, HD, 5.0, &[], 1, &mut out);
+        assert_eq!(out.len(), 28);
+        p.plan(TilingMode::Off, HD, 5.0, &[], 1, &mut out);
+        assert!(out.is_empty());
+        // VGA-sized input into 256 is shrunk 2.5x: tiles still help; a 300 px
+        // frame is not.
+        p.plan(
+            TilingMode::Rotating,
+            (300, 200),
+            300.0 / 256.0,
+            &[],
+            1,
+            &mut out,
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn small_tracked_faces_share_the_budget_with_the_sweep() {
+        let mut p = TilePlanner::default();
+        let mut out = Vec::new();
+        let small = BBox {
+            x: 600.0,
+            y: 300.0,
+            w: 16.0,
+            h: 16.0,
+        };
+        let near = BBox { x: 640.0, ..small };
+        let big = BBox {
+            w: 200.0,
+            h: 200.0,
+            ..small
+        };
+        let hints = [small, near, big];
+        let mut hint_frames = 0;
+        for _ in 0..10 {
+            p.plan(TilingMode::Rotating, HD, 5.0, &hints, 1, &mut out);
+            assert_eq!(out.len(), 1, "budget of 1 is never exceeded");
+            if out[0] == InputMapping::tile(480, 180) {
+                hint_frames += 1;
+            }
+        }
+        // Every other frame serves the one tile centred on both small faces.
+        assert_eq!(hint_frames, 5);
+        p.plan(TilingMode::Rotating, HD, 5.0, &hints, 3, &mut out);
+        assert_eq!(out.len(), 3);
+        assert_eq!(out[0], InputMapping::tile(480, 180));
+        // Tiles near the frame border are clamped inside the frame.
+        let corner = BBox {
+            x: 2.0,
+            y: 700.0,
+            w: 12.0,
+            h: 12.0,
+        };
+        p.plan(TilingMode::Rotating, HD, 5.0, &[corner], 2, &mut out);
+        assert_eq!(out[0], InputMapping::tile(0, 464));
+        // A row of 50 px faces on a 2048 px wide frame (scale 8) shares coarser
+        // regions: 50 / 28 = 1.79 source px per model px, 457 px wide.
+        let row: Vec<BBox> = (0..8)
+            .map(|i| BBox {
+                x: 100.0 + 60.0 * i as f32,
+                y: 400.0,
+                w: 50.0,
+                h: 50.0,
+            })
+            .collect();
+        let mut p = TilePlanner::default();
+        p.plan(TilingMode::Rotating, (2048, 922), 8.0, &row, 2, &mut out);
+        let r = out[0];
+        assert!((r.scale - 50.0 / 28.0).abs() < 1e-4, "{r:?}");
+        assert_eq!(r.origin_x, 0.0);
+        let served = row
+            .iter()
+            .filter(|b| b.x + b.w <= r.origin_x + r.source_side(256))
+            .count();
+        assert!(served >= 6, "{served} faces in the first region");
+        p.plan_hint_tiles(2048, 922, 8.0, &row);
+        assert_eq!(p.hint_tiles.len(), 2, "{:?}", p.hint_tiles);
+    }
+
+    #[test]
+    fn only_cuts_at_interior_edges_are_rejected() {
+        let b = |x: f32, y: f32| BBox {
+            x,
+            y,
+            w: 20.0,
+            h: 20.0,
+        };
+        let t = InputMapping::tile(192, 0);
+        assert!(touches_interior_edge(&b(191.0, 50.0), &t, 1280, 720));
+        assert!(touches_interior_edge(&b(430.0, 50.0), &t, 1280, 720));
+        assert!(!touches_interior_edge(&b(250.0, 0.0), &t, 1280, 720));
+        // At the frame's own border the face is not cut by the tile.
+        let corner = InputMapping::tile(0, 0);
+        assert!(!touches_interior_edge(&b(0.0, 0.0), &corner, 1280, 720));
+    }
+}
