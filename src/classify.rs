@@ -115,25 +115,30 @@ pub fn build_session(
     Ok((session, used))
 }
 
-/// One EFC model and its reusable input buffer.
-pub struct EmotionClassifier {
+/// One ONNX model over grayscale face crops (`face` [N,1,S,S] -> `logits` [N,K]),
+/// with its reusable input and output buffers.
+pub struct FaceModel {
     session: Session,
     name: String,
     input_size: u32,
+    classes: usize,
     provider: String,
     input: Vec<f32>,
+    logits: Vec<f32>,
     scratch: GrayImage,
     resizer: Resizer,
 }
 
-impl EmotionClassifier {
-    /// Load `file` from `models_dir` (sha256-checked against the manifest).
+impl FaceModel {
+    /// Load `file` from `models_dir` (sha256-checked against the manifest); the model
+    /// must output `classes` logits per face.
     pub fn new(
         env: &Environment,
         models_dir: &Path,
         manifest: &Manifest,
         file: &str,
         cfg: &ClassifierConfig,
+        classes: usize,
     ) -> anyhow::Result<Self> {
         let entry = manifest.entry(file)?;
         let input_size = entry
@@ -152,14 +157,16 @@ impl EmotionClassifier {
             session,
             name,
             input_size,
+            classes,
             provider,
             input: Vec::new(),
+            logits: Vec::new(),
             scratch: GrayImage::new(input_size, input_size),
             resizer: Resizer::new(),
         })
     }
 
-    /// Model name used as the route label (file name without `.onnx`).
+    /// Model name (file name without `.onnx`).
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -173,17 +180,9 @@ impl EmotionClassifier {
         &self.provider
     }
 
-    /// Classify native-resolution grayscale crops in one batched run. Each crop is
-    /// resized to the model input with the training protocol's filter.
-    pub fn classify(
-        &mut self,
-        crops: &[&GrayImage],
-        out: &mut Vec<[f32; NUM_EMOTIONS]>,
-    ) -> anyhow::Result<()> {
-        out.clear();
-        if crops.is_empty() {
-            return Ok(());
-        }
+    /// Logits [N*K] for native-resolution grayscale crops, in one batched run. Each
+    /// crop is resized to the model input with the training protocol's filter.
+    pub fn logits(&mut self, crops: &[&GrayImage]) -> anyhow::Result<&[f32]> {
         let s = self.input_size as usize;
         self.input.clear();
         self.input.reserve(crops.len() * s * s);
@@ -203,15 +202,11 @@ impl EmotionClassifier {
             self.input
                 .extend(self.scratch.as_raw().iter().map(|&v| v as f32 / 255.0));
         }
-        self.run(crops.len(), out)
+        self.run(crops.len())
     }
 
-    /// Classify faces already at the model's input size, given as [N*S*S] floats in [0,1].
-    pub fn classify_prepared(
-        &mut self,
-        faces: &[f32],
-        out: &mut Vec<[f32; NUM_EMOTIONS]>,
-    ) -> anyhow::Result<()> {
+    /// Logits for faces already at the input size, [N*S*S] floats in [0,1].
+    pub fn logits_prepared(&mut self, faces: &[f32]) -> anyhow::Result<&[f32]> {
         let s = self.input_size as usize;
         if faces.len() % (s * s) != 0 {
             bail!(
@@ -221,22 +216,86 @@ impl EmotionClassifier {
         }
         self.input.clear();
         self.input.extend_from_slice(faces);
-        out.clear();
-        self.run(faces.len() / (s * s), out)
+        self.run(faces.len() / (s * s))
     }
 
-    fn run(&mut self, n: usize, out: &mut Vec<[f32; NUM_EMOTIONS]>) -> anyhow::Result<()> {
+    fn run(&mut self, n: usize) -> anyhow::Result<&[f32]> {
+        self.logits.clear();
+        if n == 0 {
+            return Ok(&self.logits);
+        }
         let s = self.input_size as usize;
         let tensor = TensorRef::from_array_view(([n, 1, s, s], self.input.as_slice()))?;
         let outputs = self.session.run(ort::inputs![INPUT_NAME => tensor])?;
         let (shape, logits) = outputs[OUTPUT_NAME].try_extract_tensor::<f32>()?;
-        if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != NUM_EMOTIONS {
+        if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != self.classes {
             bail!(
-                "model {} returned logits of shape {shape:?}, expected [{n}, {NUM_EMOTIONS}]",
-                self.name
+                "model {} returned logits of shape {shape:?}, expected [{n}, {}]",
+                self.name,
+                self.classes
             );
         }
-        out.extend(logits.chunks_exact(NUM_EMOTIONS).map(softmax));
+        self.logits.extend_from_slice(logits);
+        Ok(&self.logits)
+    }
+}
+
+/// An EFC emotion model: probabilities in FER+ order.
+pub struct EmotionClassifier(FaceModel);
+
+impl EmotionClassifier {
+    pub fn new(
+        env: &Environment,
+        models_dir: &Path,
+        manifest: &Manifest,
+        file: &str,
+        cfg: &ClassifierConfig,
+    ) -> anyhow::Result<Self> {
+        FaceModel::new(env, models_dir, manifest, file, cfg, NUM_EMOTIONS).map(Self)
+    }
+
+    /// Model name used as the route label (file name without `.onnx`).
+    pub fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    pub fn input_size(&self) -> u32 {
+        self.0.input_size()
+    }
+
+    pub fn provider(&self) -> &str {
+        self.0.provider()
+    }
+
+    /// Classify native-resolution grayscale crops in one batched run.
+    pub fn classify(
+        &mut self,
+        crops: &[&GrayImage],
+        out: &mut Vec<[f32; NUM_EMOTIONS]>,
+    ) -> anyhow::Result<()> {
+        out.clear();
+        out.extend(
+            self.0
+                .logits(crops)?
+                .chunks_exact(NUM_EMOTIONS)
+                .map(softmax),
+        );
+        Ok(())
+    }
+
+    /// Classify faces already at the model's input size, given as [N*S*S] floats in [0,1].
+    pub fn classify_prepared(
+        &mut self,
+        faces: &[f32],
+        out: &mut Vec<[f32; NUM_EMOTIONS]>,
+    ) -> anyhow::Result<()> {
+        out.clear();
+        out.extend(
+            self.0
+                .logits_prepared(faces)?
+                .chunks_exact(NUM_EMOTIONS)
+                .map(softmax),
+        );
         Ok(())
     }
 }

@@ -23,7 +23,9 @@ OUTPUT_NAME = "logits"
 
 
 class LogitsOnly(torch.nn.Module):
-    """Exported graph: [N,1,S,S] gray in [0,1] -> [N,8] logits (softmax is done by the caller)."""
+    """Exported graph: [N,1,H,W] gray in [0,1] -> [N,K] logits (K = 8 emotions, or bins for the RRN) (softmax is done by the caller).
+    Height and width are dynamic (the net is fully convolutional); the manifest names
+    the size it was trained at."""
 
     def __init__(self, model: efc.EFC):
         super().__init__()
@@ -35,7 +37,12 @@ class LogitsOnly(torch.nn.Module):
 
 def load_checkpoint(path: Path) -> tuple[efc.EFC, dict]:
     state = torch.load(path, weights_only=False, map_location="cpu")
-    model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
+    if state.get("kind") == "rrn":
+        import train_rrn
+
+        model = train_rrn.build()
+    else:
+        model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
     model.load_state_dict(state["model"])
     model.eval()
     return model, state.get("config", {})
@@ -49,7 +56,7 @@ def export(model: efc.EFC, size: int, out: Path) -> None:
         str(out),
         input_names=[INPUT_NAME],
         output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+        dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"}, OUTPUT_NAME: {0: "batch"}},
         opset_version=17,
         dynamo=False,
     )

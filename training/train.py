@@ -22,6 +22,7 @@ import efc
 import ferplus
 
 TRAIN_RESOLUTIONS = (48, 32, 24, 20, 15, 12, 10, 8, 6, 5)
+# The best epoch is the one with the best mean Valid accuracy at these resolutions.
 SELECT_RESOLUTIONS = (20, 10, 5)
 # Checked every epoch on Valid (a subset of the protocol's resolutions keeps epochs short).
 MONITOR_RESOLUTIONS = (48, 20, 10, 5)
@@ -33,6 +34,8 @@ def parse_args(argv=None):
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--input-size", type=int, default=32)
     p.add_argument("--resolutions", type=lambda s: tuple(int(v) for v in s.split(",")), default=TRAIN_RESOLUTIONS)
+    p.add_argument("--select", type=lambda s: tuple(int(v) for v in s.split(",")), default=SELECT_RESOLUTIONS)
+    p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning an expert)")
     p.add_argument("--labels", choices=("soft", "hard"), default="soft")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch", type=int, default=128)
@@ -43,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--stop-after", type=int, default=0, help="leave after N epochs of this invocation (resume later)")
     return p.parse_args(argv)
 
 
@@ -125,12 +129,15 @@ def main(argv=None):
 
     vnames_eval, vvotes_eval = ferplus.read_votes(root, "valid")
     valid_images = ferplus.load_images(root, "valid", vnames_eval)
-    valid = degraded_cache(root, "valid", valid_images, MONITOR_RESOLUTIONS, args.input_size, "")
+    monitor = tuple(sorted(set(MONITOR_RESOLUTIONS) | set(args.select), reverse=True))
+    valid = degraded_cache(root, "valid", valid_images, monitor, args.input_size, "")
     valid_labels = ferplus.majority_labels(vvotes_eval)
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
+    if args.init:
+        model.load_state_dict(torch.load(args.init, weights_only=False, map_location="cpu")["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, n // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -168,8 +175,8 @@ def main(argv=None):
             opt.step()
             sched.step()
             total += loss.item()
-        acc = accuracy_by_resolution(model, valid, valid_labels, MONITOR_RESOLUTIONS)
-        score = float(np.mean([acc[r] for r in SELECT_RESOLUTIONS]))
+        acc = accuracy_by_resolution(model, valid, valid_labels, monitor)
+        score = float(np.mean([acc[r] for r in args.select]))
         entry = {
             "epoch": epoch,
             "loss": total / steps_per_epoch,
@@ -195,6 +202,8 @@ def main(argv=None):
             },
             last_path,
         )
+        if args.stop_after and epoch + 1 - start_epoch >= args.stop_after:
+            break
     log.close()
 
 
