@@ -1,0 +1,72 @@
+//! The committed classifier keeps the accuracy its model card claims: FER+ Test at
+//! 20 px (majority rule, 3,137 images) re-measured on the Rust inference path must
+//! stay within one point of the figure recorded by the evaluator in
+//! models/efc_all_s32.eval.json (the model card's source).
+//!
+//! Needs ../shared/data/ferplus.tar.gz (LOWRES_FER_SHARED overrides ../shared) and
+//! ONNX Runtime ($ORT_DYLIB_PATH, set by scripts/env.sh). Fails, never skips.
+
+use std::path::PathBuf;
+
+use lowres_fer::classify::EmotionClassifier;
+use lowres_fer::config::ClassifierConfig;
+use lowres_fer::ferplus::{self, LabelRule};
+use lowres_fer::models::Manifest;
+use lowres_fer::runtime;
+
+const MODEL: &str = "efc_all_s32.onnx";
+
+fn shared() -> PathBuf {
+    std::env::var_os("LOWRES_FER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+#[test]
+fn committed_model_holds_its_model_card_accuracy_at_20px() {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let card: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(models.join("efc_all_s32.eval.json"))
+            .expect("evaluation record committed"),
+    )
+    .expect("valid JSON");
+    let recorded = card["scores"]
+        .as_array()
+        .expect("scores")
+        .iter()
+        .find(|s| s["resolution"] == 20 && s["rule"] == "majority")
+        .and_then(|s| s["accuracy"].as_f64())
+        .expect("R=20 majority accuracy recorded");
+
+    let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
+    let manifest = Manifest::load(&models).expect("manifest");
+    let cfg = ClassifierConfig {
+        threads: 2,
+        ..Default::default()
+    };
+    let mut clf =
+        EmotionClassifier::new(&env, &models, &manifest, MODEL, &cfg).expect("model loads");
+    let root = ferplus::dataset_root(
+        &shared().join("data/ferplus.tar.gz"),
+        &ferplus::default_cache(),
+    )
+    .expect("FER+ data in ../shared");
+    let samples = ferplus::load_split(&root, ferplus::TEST_DIR).expect("FER+ test split");
+    let preds = ferplus::predict(&mut clf, &samples, 20, 256).expect("inference");
+    let labels: Vec<Option<usize>> = samples
+        .iter()
+        .map(|s| LabelRule::Majority.label(&s.votes))
+        .collect();
+    let scores = ferplus::score(20, LabelRule::Majority, &labels, &preds);
+    assert_eq!(scores.images, 3137);
+    eprintln!(
+        "FER+ Test R=20 majority: {:.4} (model card {:.4})",
+        scores.accuracy, recorded
+    );
+    assert!(
+        scores.accuracy >= recorded - 0.01,
+        "accuracy {:.4} fell more than one point under the model card's {:.4}",
+        scores.accuracy,
+        recorded
+    );
+}
