@@ -61,7 +61,9 @@ pub struct DetectorConfig {
     /// IoU above which detections are merged by weighted NMS, [0, 1].
     pub nms_iou: f32,
     pub tiling: TilingMode,
-    /// Tiles per frame in `rotating` mode (besides tiles around tracked faces), >= 0.
+    /// Model runs per frame on top of the full frame in `rotating` mode, >= 0:
+    /// shared between the rotating sweep and regions around tracked small faces
+    /// (with 1, they alternate frames). 0 disables tiles. See docs/detection.md.
     pub tiles_per_frame: u32,
     /// Threads for the detector session, >= 1.
     pub threads: u32,

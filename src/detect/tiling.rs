@@ -30,7 +30,7 @@ pub const HINT_MAX_MODEL_PX: f32 = 24.0;
 pub const EDGE_MARGIN: f32 = 2.0;
 /// Face size (model px) hint regions are scaled for: well above the ~16 px where
 /// the model gets unreliable, small enough that one region holds a group of faces.
-pub const HINT_TARGET_MODEL_PX: f32 = 28.0;
+pub const HINT_TARGET_MODEL_PX: f32 = 22.0;
 /// A face already inside a hint region is served by it if its size there is in
 /// this range (model px).
 const HINT_SHARE_MODEL_PX: (f32, f32) = (12.0, 64.0);
@@ -85,7 +85,9 @@ pub struct TilePlanner {
     hint_tiles: Vec<InputMapping>,
     hint_order: Vec<usize>,
     cursor: usize,
-    hint_cursor: usize,
+    /// Position (x, y) of the last hint region served: regions are rebuilt from
+    /// the hints every frame, so the round-robin continues by position, not index.
+    last_hint: Option<(f32, f32)>,
     frame: u64,
 }
 
@@ -147,10 +149,23 @@ impl TilePlanner {
             budget.div_ceil(2)
         };
         let n_hint = hint_slots.min(self.hint_tiles.len());
-        for _ in 0..n_hint {
-            self.hint_cursor %= self.hint_tiles.len();
-            out.push(self.hint_tiles[self.hint_cursor]);
-            self.hint_cursor += 1;
+        if n_hint > 0 {
+            let key = |t: &InputMapping| (t.origin_x, t.origin_y);
+            self.hint_tiles.sort_unstable_by(|a, b| {
+                key(a)
+                    .partial_cmp(&key(b))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+            // First region after the last one served, wrapping around.
+            let start = self
+                .last_hint
+                .and_then(|last| self.hint_tiles.iter().position(|t| key(t) > last))
+                .unwrap_or(0);
+            for k in 0..n_hint {
+                let t = self.hint_tiles[(start + k) % self.hint_tiles.len()];
+                out.push(t);
+                self.last_hint = Some(key(&t));
+            }
         }
         let n_grid = (budget - n_hint).min(self.grid.len());
         for _ in 0..n_grid {
@@ -171,7 +186,7 @@ impl TilePlanner {
         self.hint_order
             .extend((0..hints.len()).filter(|&i| needs_help(&hints[i])));
         self.hint_order
-            .sort_by(|&a, &b| hints[a].area().total_cmp(&hints[b].area()));
+            .sort_unstable_by(|&a, &b| hints[a].area().total_cmp(&hints[b].area()));
         for &i in &self.hint_order {
             let b = &hints[i];
             let side = b.w.max(b.h);
@@ -293,7 +308,7 @@ mod tests {
         p.plan(TilingMode::Rotating, HD, 5.0, &[corner], 2, &mut out);
         assert_eq!(out[0], InputMapping::tile(0, 464));
         // A row of 50 px faces on a 2048 px wide frame (scale 8) shares coarser
-        // regions: 50 / 28 = 1.79 source px per model px, 457 px wide.
+        // regions: 50 / 22 = 2.27 source px per model px, 582 px wide.
         let row: Vec<BBox> = (0..8)
             .map(|i| BBox {
                 x: 100.0 + 60.0 * i as f32,
@@ -305,7 +320,10 @@ mod tests {
         let mut p = TilePlanner::default();
         p.plan(TilingMode::Rotating, (2048, 922), 8.0, &row, 2, &mut out);
         let r = out[0];
-        assert!((r.scale - 50.0 / 28.0).abs() < 1e-4, "{r:?}");
+        assert!(
+            (r.scale - 50.0 / HINT_TARGET_MODEL_PX).abs() < 1e-4,
+            "{r:?}"
+        );
         assert_eq!(r.origin_x, 0.0);
         let served = row
             .iter()
