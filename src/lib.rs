@@ -5,6 +5,7 @@
 
 pub mod align;
 pub mod annotate;
+pub mod bag;
 pub mod classify;
 pub mod config;
 pub mod detect;
