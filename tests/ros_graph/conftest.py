@@ -142,6 +142,27 @@ class Peer:
     def publish(self, msg):
         (self.compressed_pub if isinstance(msg, CompressedImage) else self.image_pub).publish(msg)
 
+    def publish_until_answered(self, msg, timeout=60.0, every=1.0):
+        """Publish `msg` (again every `every` s: best-effort input may lose a large
+        frame) until the FaceEmotionArray with its stamp arrives; return that."""
+        stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
+        deadline = time.monotonic() + timeout
+        while True:
+            self.publish(msg)
+            try:
+                return self.wait_emotions(stamp, timeout=min(every, max(0.0, deadline - time.monotonic())))
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"no emotions message with stamp {stamp} within {timeout}s") from None
+
+    def handshake(self, transport="raw", timeout=30.0):
+        """Discovery is asynchronous on both sides: a publisher that sees the
+        subscription may still be unknown to it. A tiny frame answered end to end
+        proves the whole path is connected."""
+        tiny = np.zeros((32, 32, 3), np.uint8)
+        msg = image_msg(tiny, stamp=(0, 1)) if transport == "raw" else compressed_msg(tiny, "png", stamp=(0, 1))
+        self.publish_until_answered(msg, timeout=timeout, every=0.5)
+
     def wait_emotions(self, stamp, timeout=30.0):
         """The FaceEmotionArray answering the input with this stamp."""
         deadline = time.monotonic() + timeout
@@ -154,7 +175,8 @@ class Peer:
         raise TimeoutError(f"no emotions message with stamp {stamp} within {timeout}s")
 
     def latest_diagnostics(self, timeout=5.0):
-        """Key/value dict of the newest lowres_fer diagnostics status."""
+        """Key/value dict of the newest lowres_fer diagnostics status (waits for
+        one newer than the call, up to `timeout`; timeout=0 takes the newest)."""
         deadline = time.monotonic() + timeout
         n0 = len(self.diagnostics)
         while time.monotonic() < deadline:
@@ -241,6 +263,7 @@ def graph(ros, tmp_path):
             peer.subscribe_annotated()
         try:
             peer.wait_connected(transport)
+            peer.handshake(transport)
         except TimeoutError:
             raise AssertionError(f"node did not come up; its output:\n{proc.output()}") from None
         return proc, peer
