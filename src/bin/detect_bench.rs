@@ -154,6 +154,15 @@ fn main() -> anyhow::Result<()> {
             frames: sweep,
         },
         Mode {
+            name: "back+rotating2",
+            cfg: DetectorConfig {
+                tiling: TilingMode::Rotating,
+                tiles_per_frame: 2,
+                ..base.clone()
+            },
+            frames: sweep,
+        },
+        Mode {
             name: "back+all",
             cfg: DetectorConfig {
                 tiling: TilingMode::All,
