@@ -1,7 +1,7 @@
 //! lowres_fer_bag: offline facial-emotion evaluation of a rosbag2 recording.
 //! See `lowres_fer_bag --help` and docs/rosbag.md.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -74,6 +74,9 @@ EXAMPLE
 
 struct UsageError(String);
 
+/// A pipeline flag, applied after --params-file so flags win whatever their order.
+type ConfigEdit = Box<dyn Fn(&mut PipelineConfig)>;
+
 fn value(args: &mut std::vec::IntoIter<String>, flag: &str) -> Result<String, UsageError> {
     args.next()
         .ok_or_else(|| UsageError(format!("{flag} needs a value")))
@@ -85,7 +88,7 @@ fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> Result<T, 
 }
 
 /// Pipeline settings from a node parameter file (`<node>: ros__parameters: ...`).
-fn params_file(path: &PathBuf) -> Result<PipelineConfig> {
+fn params_file(path: &Path) -> Result<PipelineConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let doc: serde_yaml::Value =
@@ -115,7 +118,7 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
     let mut output: Option<PathBuf> = None;
     let mut list = false;
     let mut cfg_file: Option<PathBuf> = None;
-    let mut edits: Vec<Box<dyn Fn(&mut PipelineConfig)>> = Vec::new();
+    let mut edits: Vec<ConfigEdit> = Vec::new();
     let mut o = Options {
         input: PathBuf::new(),
         topic: None,
@@ -234,7 +237,7 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
     Ok(Command::Run(Box::new(o)))
 }
 
-fn list_topics(path: &PathBuf) -> Result<()> {
+fn list_topics(path: &Path) -> Result<()> {
     let bag = Bag::open(path)?;
     println!(
         "{} ({} storage, {} file(s))",
