@@ -23,7 +23,6 @@ os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 import bagtools
 import rclpy
 from builtin_interfaces.msg import Time
-from conftest import MODELS, ROOT
 from diagnostic_msgs.msg import DiagnosticArray
 from lowres_fer.msg import FaceEmotionArray
 from rclpy.executors import MultiThreadedExecutor
@@ -32,6 +31,8 @@ from rosbags.rosbag2 import Reader
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 
+ROOT = bagtools.ROOT
+MODELS = Path(os.environ.get("LOWRES_FER_MODELS", ROOT / "models"))
 NODE_BIN = Path(
     os.environ.get(
         "LOWRES_FER_NODE", ROOT / "install" / "lib" / "lowres_fer" / "lowres_fer_node"
