@@ -321,7 +321,12 @@ mod tests {
     #[test]
     fn defaults_are_declared_and_valid() {
         let p = NodeParams::read(&Given::new()).unwrap();
-        assert_eq!(p.pipeline, PipelineConfig::default());
+        // models_dir stays empty here: the node resolves it against the install.
+        let want = PipelineConfig {
+            models_dir: PathBuf::new(),
+            ..PipelineConfig::default()
+        };
+        assert_eq!(p.pipeline, want);
         let eff = NodeParams::effective(&Given::new());
         assert_eq!(eff.len(), SPECS.len());
         assert!(eff
