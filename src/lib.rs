@@ -11,6 +11,7 @@ pub mod config;
 pub mod detect;
 pub mod face;
 pub mod ferplus;
+pub mod gate;
 pub mod image_io;
 pub mod models;
 pub mod pipeline;
