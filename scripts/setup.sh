@@ -102,7 +102,9 @@ INSTALL="$ROOT/install"
 mkdir -p "$BUILD"
 node_opt=ON
 [ "${LOWRES_FER_SKIP_NODE:-0}" = 1 ] && node_opt=OFF
-if [ ! -f "$BUILD/Makefile" ] || [ "$ROOT/CMakeLists.txt" -nt "$BUILD/Makefile" ] || [ "$ROOT/package.xml" -nt "$BUILD/Makefile" ]; then
+cached_node_opt="$(sed -n 's/^LOWRES_FER_BUILD_NODE:BOOL=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)"
+if [ ! -f "$BUILD/Makefile" ] || [ "$cached_node_opt" != "$node_opt" ] \
+   || [ "$ROOT/CMakeLists.txt" -nt "$BUILD/Makefile" ] || [ "$ROOT/package.xml" -nt "$BUILD/Makefile" ]; then
   log "cmake configure ($BUILD)"
   set +e
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$INSTALL" -DCMAKE_BUILD_TYPE=Release \
