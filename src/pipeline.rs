@@ -11,7 +11,7 @@ use crate::face::{BBox, FaceResult, FaceState, NUM_EMOTIONS};
 use crate::models::Manifest;
 use crate::route::Router;
 use crate::track::Tracker;
-use crate::{align, runtime};
+use crate::{align, gate, runtime};
 
 /// Wall time of each stage of one frame, in milliseconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -107,7 +107,9 @@ impl Pipeline {
             // planner never sees a confident label on a blur or a false detection.
             let state = if size_px < c.min_face_px {
                 FaceState::TooSmall
-            } else if det.score < c.min_detector_score {
+            } else if det.score < c.min_detector_score
+                || (det.score < c.min_score_without_geometry && !gate::plausible_face(&det))
+            {
                 FaceState::LowDetectorScore
             } else {
                 FaceState::Classified

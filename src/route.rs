@@ -162,7 +162,7 @@ impl Router {
                 }));
             }
             (Routing::FaceSize, _) => routes.extend(sizes.iter().map(|&s| self.route_by_size(s))),
-            _ => routes.extend(std::iter::repeat_n(0, crops.len())),
+            _ => routes.resize(crops.len(), 0),
         }
         Ok(())
     }
