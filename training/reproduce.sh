@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Reproduce every committed model from scratch (CPU: about 2.5 h on 2 cores; a GPU
+# is used automatically when present). Resumable: re-running skips finished runs.
+#
+#   bash training/reproduce.sh            # train, export to models/, evaluate
+#
+# Steps (see models/MODEL_CARD.md for the figures each produced):
+#   1. efc_all_s32  : EFC trained on all resolutions (the node's default classifier)
+#   2. efc_r48_s32  : the single-resolution baseline (48 px only), for the routing benchmark
+#   3. experts      : efc_all_s32 fine-tuned on each resolution bin of training/routing.py
+#   4. rrn_s32      : the resolution recognition network
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup_training.sh
+PY="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python"
+DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
+RUNS=training/runs
+run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
+  local name=$1; shift
+  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{print;exit} /^--epochs$/{p=1}')
+  if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
+  "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
+}
+run efc_all_s32 --epochs 14
+run efc_r48_s32 --epochs 10 --resolutions 48 --select 48
+"$PY" training/export.py "$RUNS/efc_all_s32/best.pt" models/efc_all_s32.onnx --data "$DATA"
+"$PY" training/export.py "$RUNS/efc_r48_s32/best.pt" models/efc_r48_s32.onnx --data "$DATA" --role baseline
+"$PY" - <<'PYEOF' > "$RUNS/experts.txt"
+import sys; sys.path.insert(0, "training")
+import routing
+for b in routing.BINS:
+    lo, hi = b["face_px"]
+    print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{min(hi, 1e6)}")
+PYEOF
+while read -r name res px; do
+  run "expert_$name" --epochs 4 --lr 1e-3 --resolutions "$res" --select "$res" --init "$RUNS/efc_all_s32/best.pt"
+  "$PY" training/export.py "$RUNS/expert_$name/best.pt" "models/expert_$name.onnx" --data "$DATA" --role expert --face-px "$px"
+done < "$RUNS/experts.txt"
+[ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4
+"$PY" training/export.py "$RUNS/rrn_s32/best.pt" models/rrn_s32.onnx --data "$DATA" --role resolution_recogniser
