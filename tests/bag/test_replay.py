@@ -206,5 +206,7 @@ def test_replay_with_sim_time(replay, hamilton, tmp_path, storage):
     lo, hi = msgs[0][0], msgs[-1][0] + 1_000_000_000
     assert lo <= d <= hi, (
         f"the node does not honour use_sim_time: /diagnostics stamped {d} ns, /clock was in [{lo}, {hi}] "
-        f"(wall time now {time.time_ns()})"
+        f"(wall time now {time.time_ns()}). r2r 0.9.7 subscribes to /clock only when its bindings include "
+        "rosgraph_msgs: add rosgraph_msgs to IDL_PACKAGE_FILTER (scripts/env.sh, CMakeLists.txt "
+        "LOWRES_FER_IDL_PACKAGES) and rebuild the node"
     )
