@@ -13,6 +13,8 @@ from pathlib import Path
 import bagtools
 import numpy as np
 import pytest
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
 from PIL import Image as PILImage
 from rosbags.highlevel import AnyReader
 
@@ -476,3 +478,42 @@ def test_ground_truth_for_another_recording_is_an_error(run_tool, dlib_bag, tmp_
     r = run_tool(bag, "-o", outdir / "eval", "--ground-truth", gt)
     assert r.returncode == 1 and "ground-truth frames matches" in r.stderr, r.stderr
     assert list(outdir.iterdir()) == []
+
+
+def test_foxglove_decoder_agrees_with_rosbags(run_tool, bags, tmp_path):
+    """Foxglove's MCAP reader and ros2msg decoder (mcap-ros2-support) read the
+    output .mcap on its own (no metadata.yaml) and decode the same values as
+    rosbags: two independent implementations accept our schemas and CDR."""
+    out = tmp_path / "eval"
+    run_tool(bags["sqlite3_raw"][0], "-o", out, check=True)
+    with (out / "eval_0.mcap").open("rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        assert reader.get_header().profile == "ros2"
+        schemas = {s.name: s.encoding for s in reader.get_summary().schemas.values()}
+        assert schemas == {
+            "lowres_fer/msg/FaceEmotionArray": "ros2msg",
+            "sensor_msgs/msg/Image": "ros2msg",
+        }
+        fox = [
+            (m.log_time, d)
+            for _, ch, m, d in reader.iter_decoded_messages()
+            if ch.topic == "/lowres_fer/emotions"
+        ]
+    ref, _, _ = read_bag(out)
+    ref = ref["/lowres_fer/emotions"]
+    assert len(fox) == len(ref) == 40
+    for (t1, a), (t2, b, _) in zip(fox, ref):
+        assert t1 == t2 and stamp_ns(a.header) == stamp_ns(b.header)
+        assert a.processing_time_ms == pytest.approx(b.processing_time_ms)
+        assert len(a.faces) == len(b.faces)
+        for fa, fb in zip(a.faces, b.faces):
+            assert (fa.face_id, fa.state, fa.top_label, fa.classifier) == (
+                fb.face_id,
+                fb.state,
+                fb.top_label,
+                fb.classifier,
+            )
+            assert list(fa.probabilities) == pytest.approx(list(fb.probabilities))
+            assert [(k.x, k.y) for k in fa.keypoints] == [
+                (k.x, k.y) for k in fb.keypoints
+            ]
