@@ -47,7 +47,7 @@ NODE=$!
 cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; }
 trap cleanup EXIT
 rc=0
-scripts/env.sh python scripts/demo_peer.py --ns /demo --image "$IMG" || rc=$?
+scripts/env.sh python scripts/demo_peer.py --ns /demo --image "$IMG" --node-pid "$NODE" || rc=$?
 if [ $rc -ne 0 ]; then
   echo "demo: failed; node output:" >&2; cat "$LOG" >&2
 fi

@@ -18,11 +18,20 @@ STATES = {
 }
 
 
+def node_running(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ns", default="/demo")
     ap.add_argument("--image", required=True)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--node-pid", type=int, default=0, help="give up early if this process ends")
     a = ap.parse_args()
 
     rgb = np.asarray(PILImage.open(a.image).convert("RGB"))
@@ -45,6 +54,8 @@ def main():
         rclpy.spin_once(node, timeout_sec=0.1)
         if time.monotonic() > deadline:
             sys.exit("demo: lowres_fer_node did not appear in the graph")
+        if a.node_pid and not node_running(a.node_pid):
+            sys.exit("demo: lowres_fer_node exited")
     msg.header.stamp = node.get_clock().now().to_msg()
     print(f"demo: published {a.image} ({msg.width}x{msg.height}) on {pub.topic_name}")
     pub.publish(msg)

@@ -142,7 +142,7 @@ class Peer:
     def publish(self, msg):
         (self.compressed_pub if isinstance(msg, CompressedImage) else self.image_pub).publish(msg)
 
-    def publish_until_answered(self, msg, timeout=60.0, every=1.0):
+    def publish_until_answered(self, msg, timeout=120.0, every=2.0):
         """Publish `msg` (again every `every` s: best-effort input may lose a large
         frame) until the FaceEmotionArray with its stamp arrives; return that."""
         stamp = (msg.header.stamp.sec, msg.header.stamp.nanosec)
@@ -191,6 +191,20 @@ class Peer:
                         return {kv.key: kv.value for kv in st.values}, st
         raise TimeoutError("no lowres_fer diagnostics received")
 
+    def wait_counter(self, key, at_least, timeout=20.0):
+        """Poll /diagnostics until value `key` reaches `at_least`; return all values."""
+        deadline = time.monotonic() + timeout
+        kv = {}
+        while time.monotonic() < deadline:
+            try:
+                kv, _ = self.latest_diagnostics(timeout=0)
+            except TimeoutError:
+                kv = {}
+            if int(kv.get(key, -1)) >= at_least:
+                return kv
+            time.sleep(0.05)
+        raise TimeoutError(f"diagnostics {key} did not reach {at_least}: {kv}")
+
     def close(self):
         self.executor.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
@@ -204,6 +218,10 @@ class NodeProcess:
         args = [str(NODE_BIN), "--ros-args", "-r", f"__ns:={ns}"]
         if params_file:
             args += ["--params-file", str(params_file)]
+        # Lets a run point every node at another models directory (e.g. a freshly
+        # exported classifier) without touching the installed one.
+        if os.environ.get("LOWRES_FER_TEST_MODELS_DIR"):
+            args += ["-p", f"models_dir:={os.environ['LOWRES_FER_TEST_MODELS_DIR']}"]
         for p in params:
             args += ["-p", p]
         # Kept open for the node's lifetime (closed in stop()), hence no `with`.
