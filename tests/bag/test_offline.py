@@ -550,3 +550,37 @@ def test_compressed_mcap_chunks(run_tool, bags, tmp_path, compression):
         run_tool(inp, "-o", out, "--deterministic", "--annotated", "none", check=True)
         outs.append((out / f"{out.name}_0.mcap").read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_node_parameter_file_and_flags_configure_the_pipeline(run_tool, bags, tmp_path):
+    """--params-file takes the node's parameter file layout; flags override it."""
+    params = tmp_path / "p.yaml"
+    params.write_text(
+        "/**:\n  ros__parameters:\n    input:\n      qos: reliable\n"
+        "    detector:\n      tiling: all\n      score_threshold: 0.55\n"
+        "    tracking:\n      enabled: false\n"
+    )
+    out = tmp_path / "eval"
+    run_tool(
+        bags["mcap_raw"][0],
+        "-o",
+        out,
+        "--params-file",
+        params,
+        "--tiling",
+        "off",
+        "--max-frames",
+        "5",
+        check=True,
+    )
+    s = json.loads((out / "summary.json").read_text())
+    assert s["config"]["detector"]["tiling"] == "off"  # the flag wins over the file
+    assert s["config"]["detector"]["score_threshold"] == pytest.approx(0.55)
+    assert s["config"]["tracking"]["enabled"] is False
+    assert s["frames_processed"] == 5 and s["tracks"] == []
+    topics, _, _ = read_bag(out)
+    faces = [f for _, m, _ in topics["/lowres_fer/emotions"] for f in m.faces]
+    assert faces and all(f.face_id == 0 and not f.has_smoothed for f in faces)
+    params.write_text("/**:\n  ros__parameters:\n    detector:\n      nms_iou: 7.0\n")
+    r = run_tool(bags["mcap_raw"][0], "-o", tmp_path / "bad", "--params-file", params)
+    assert r.returncode == 2 and "detector.nms_iou" in r.stderr, r.stderr
