@@ -11,12 +11,11 @@ import hashlib
 import json
 from pathlib import Path
 
+import efc
+import ferplus
 import numpy as np
 import onnxruntime as ort
 import torch
-
-import efc
-import ferplus
 
 INPUT_NAME = "face"
 OUTPUT_NAME = "logits"

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 import ferplus
+import numpy as np
 
 INPUT_SIZES = (32, 20)
 

@@ -14,7 +14,8 @@ PAPER = {20: 80.12, 15: 76.67, 10: 72.33, 8: 68.29, 5: 61.83}
 
 
 def main(path: str) -> None:
-    doc = json.loads(open(path).read())
+    with open(path) as f:
+        doc = json.load(f)
     scores = doc["scores"]
     print(f"Model `{doc['model']}` — FER+ Test, Rust evaluator (`ferplus_eval`).\n")
     print("| R (px) | rule | images | accuracy % | mean class acc. % | paper Table 3 % |")

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
+import efc
+import ferplus
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-import efc
-import ferplus
 
 TRAIN_RESOLUTIONS = (48, 32, 24, 20, 15, 12, 10, 8, 6, 5)
 # The best epoch is the one with the best mean Valid accuracy at these resolutions.
@@ -61,7 +61,11 @@ def degraded_cache(root: Path, split: str, images: np.ndarray, resolutions, size
             arr = np.load(path)
         else:
             arr = ferplus.degrade_all(images, r, size)
-            np.save(path, arr)
+            # Write then rename: parallel runs (experts) may fill the same cache.
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, arr)
+            os.replace(tmp, path)
         out.append(arr)
     return np.stack(out)
 
@@ -157,7 +161,7 @@ def main(argv=None):
 
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     (args.out / "config.json").write_text(json.dumps(config, indent=2))
-    log = open(args.out / "log.jsonl", "a")
+    log = open(args.out / "log.jsonl", "a")  # noqa: SIM115 (appended to across the whole loop)
     res_count = len(args.resolutions)
     for epoch in range(start_epoch, args.epochs):
         t0 = time.time()

@@ -13,13 +13,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 import efc
 import ferplus
+import numpy as np
 import routing
+import torch
+import torch.nn.functional as F
 import train
 
 RRN_BLOCKS = ((16, 16, 2, 1), (16, 32, 2, 2), (32, 32, 2, 1), (32, 48, 2, 2))
@@ -66,7 +65,7 @@ def main(argv=None):
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     steps = max(1, n // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps, pct_start=0.1)
-    log = open(args.out / "log.jsonl", "a")
+    log = open(args.out / "log.jsonl", "a")  # noqa: SIM115 (appended to across the whole loop)
     for epoch in range(args.epochs):
         t0 = time.time()
         order = torch.randperm(n, generator=gen)

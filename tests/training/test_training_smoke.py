@@ -17,10 +17,10 @@ import onnxruntime as ort
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "training"))
 
-import efc  # noqa: E402
-import export  # noqa: E402
-import ferplus  # noqa: E402
-import train  # noqa: E402
+import efc
+import export
+import ferplus
+import train
 
 DATA = Path(__import__("os").environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
 
