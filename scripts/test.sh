@@ -10,7 +10,8 @@ echo "== setup" >&2
 scripts/setup.sh
 
 echo "== cargo test (core, no ROS)" >&2
-cargo test --quiet
+# Through env.sh: the detector/classifier integration tests need ORT_DYLIB_PATH.
+scripts/env.sh cargo test --quiet
 
 echo "== cargo test --features ros (parameter/diagnostics logic)" >&2
 scripts/env.sh bash -c 'CARGO_TARGET_DIR="$LOWRES_FER_ROS_TARGET_DIR" cargo test --quiet --release --features ros --lib ros::'
