@@ -82,6 +82,7 @@ const SPECS: &[Spec] = &[
     Spec { name: "classifier.threads", description: "classifier threads, [1, 64]" },
     Spec { name: "classifier.min_face_px", description: "faces smaller than this (source px) are too_small, [0.0, 1000.0]" },
     Spec { name: "classifier.min_detector_score", description: "faces below this detector score are not classified, [0.0, 1.0]" },
+    Spec { name: "classifier.min_score_without_geometry", description: "below this score a face must also have plausible keypoint geometry, [classifier.min_detector_score, 1.0]" },
     Spec { name: "classifier.crop_margin", description: "crop margin as a fraction of the box side, [0.0, 1.0]" },
     Spec { name: "tracking.enabled", description: "track faces and smooth probabilities" },
     Spec { name: "tracking.iou_threshold", description: "association IoU, [0.0, 1.0]" },
@@ -118,6 +119,9 @@ fn default_value(name: &str) -> ParameterValue {
         "classifier.min_face_px" => ParameterValue::Double(c.classifier.min_face_px as f64),
         "classifier.min_detector_score" => {
             ParameterValue::Double(c.classifier.min_detector_score as f64)
+        }
+        "classifier.min_score_without_geometry" => {
+            ParameterValue::Double(c.classifier.min_score_without_geometry as f64)
         }
         "classifier.crop_margin" => ParameterValue::Double(c.classifier.crop_margin as f64),
         "tracking.enabled" => ParameterValue::Bool(c.tracking.enabled),
@@ -264,6 +268,7 @@ impl NodeParams {
         c.threads = r.u32("classifier.threads")?;
         c.min_face_px = r.double("classifier.min_face_px")? as f32;
         c.min_detector_score = r.double("classifier.min_detector_score")? as f32;
+        c.min_score_without_geometry = r.double("classifier.min_score_without_geometry")? as f32;
         c.crop_margin = r.double("classifier.crop_margin")? as f32;
         let t = &mut pipeline.tracking;
         t.enabled = r.bool("tracking.enabled")?;
