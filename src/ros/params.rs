@@ -123,6 +123,9 @@ fn default_value(name: &str) -> ParameterValue {
         "classifier.min_score_without_geometry" => {
             ParameterValue::Double(c.classifier.min_score_without_geometry as f64)
         }
+        "classifier.min_score_without_geometry" => {
+            ParameterValue::Double(c.classifier.min_score_without_geometry as f64)
+        }
         "classifier.crop_margin" => ParameterValue::Double(c.classifier.crop_margin as f64),
         "tracking.enabled" => ParameterValue::Bool(c.tracking.enabled),
         "tracking.iou_threshold" => ParameterValue::Double(c.tracking.iou_threshold as f64),
@@ -269,6 +272,9 @@ impl NodeParams {
         c.min_face_px = r.double("classifier.min_face_px")? as f32;
         c.min_detector_score = r.double("classifier.min_detector_score")? as f32;
         c.min_score_without_geometry = r.double("classifier.min_score_without_geometry")? as f32;
+        // Not range-checked by PipelineConfig::validate, so checked here.
+        c.min_score_without_geometry =
+            r.double_in("classifier.min_score_without_geometry", 0.0, 1.0)? as f32;
         c.crop_margin = r.double("classifier.crop_margin")? as f32;
         let t = &mut pipeline.tracking;
         t.enabled = r.bool("tracking.enabled")?;
@@ -337,6 +343,37 @@ mod tests {
         assert!(eff
             .iter()
             .all(|(_, v, _)| !matches!(v, ParameterValue::NotSet)));
+    }
+
+    /// Every field of PipelineConfig (as serde names it) must be a declared
+    /// parameter: a field added to the config without a parameter fails here.
+    #[test]
+    fn every_config_field_is_a_parameter() {
+        fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        let name = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        flatten(&name, v, out);
+                    }
+                }
+                _ => out.push(prefix.to_string()),
+            }
+        }
+        let mut fields = Vec::new();
+        let json = serde_json::to_value(PipelineConfig::default()).unwrap();
+        flatten("", &json, &mut fields);
+        let declared = declared_names();
+        for f in fields {
+            assert!(
+                declared.contains(&f.as_str()),
+                "config field {f} has no ROS parameter"
+            );
+        }
     }
 
     #[test]
