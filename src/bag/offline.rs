@@ -462,8 +462,25 @@ pub fn run(opts: &Options) -> Result<Report> {
     let compressed = msg_type == COMPRESSED_IMAGE_TYPE;
     let mut rgb = RgbImage::new(0, 0);
     let mut annotated = RgbImage::new(0, 0);
-    let mut buf: Vec<u8> = Vec::new();
     let mut jpeg: Vec<u8> = Vec::new();
+    // Bag writing runs on its own thread so disk I/O overlaps inference (the
+    // pipeline itself stays single-threaded). One in-order channel keeps the
+    // output deterministic; its bound caps memory at a few frames.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, u64, Vec<u8>)>(8);
+    let writer_thread = std::thread::Builder::new()
+        .name("bag-writer".into())
+        .spawn(move || -> Result<()> {
+            for (h, t, data) in rx {
+                writer.write(h, t, &data)?;
+            }
+            writer.finish()
+        })?;
+    // A send fails only when the writer thread stopped on an error, which
+    // joining it reports.
+    let send = |h: usize, t: u64, data: Vec<u8>| -> Result<()> {
+        tx.send((h, t, data))
+            .map_err(|_| anyhow!("the bag writer stopped"))
+    };
     let mut frames: Vec<FrameRow> = Vec::new();
     let mut tracks: Vec<TrackRow> = Vec::new();
     let mut skipped = 0u64;
@@ -479,7 +496,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     };
     let zero = opts.deterministic;
 
-    bag.for_each_message(&topic, |m| {
+    let processed = bag.for_each_message(&topic, |m| {
         if opts.max_frames.is_some_and(|max| index >= max) {
             return Ok(ControlFlow::Break(()));
         }
@@ -549,13 +566,12 @@ pub fn run(opts: &Options) -> Result<Report> {
             processing_time_ms: processing_ms as f32,
             faces: out.faces.iter().map(FaceEmotion::from_result).collect(),
         };
-        buf = msg.encode_into(std::mem::take(&mut buf));
-        writer.write(h_emotions, m.log_time, &buf)?;
+        send(h_emotions, m.log_time, msg.encode_into(Vec::new()))?;
 
         if let Some(h) = h_annotated {
             annotated.clone_from(&rgb);
             annotate::draw_faces(&mut annotated, &out.faces);
-            buf = if opts.annotated == Annotated::Jpeg {
+            let data = if opts.annotated == Annotated::Jpeg {
                 jpeg.clear();
                 image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
                     .encode_image(&annotated)
@@ -565,7 +581,7 @@ pub fn run(opts: &Options) -> Result<Report> {
                     format: "jpeg".into(),
                     data: &jpeg,
                 }
-                .encode_into(std::mem::take(&mut buf))
+                .encode_into(Vec::with_capacity(jpeg.len() + 64))
             } else {
                 Image {
                     header: header.clone(),
@@ -576,12 +592,12 @@ pub fn run(opts: &Options) -> Result<Report> {
                     step: annotated.width() * 3,
                     data: annotated.as_raw(),
                 }
-                .encode_into(std::mem::take(&mut buf))
+                .encode_into(Vec::with_capacity(annotated.as_raw().len() + 64))
             };
-            writer.write(h, m.log_time, &buf)?;
+            send(h, m.log_time, data)?;
         }
         if let Some(h) = h_input {
-            writer.write(h, m.log_time, m.data)?;
+            send(h, m.log_time, m.data.to_vec())?;
         }
 
         if let Some(gt) = truth.as_mut() {
@@ -626,7 +642,15 @@ pub fn run(opts: &Options) -> Result<Report> {
         });
         progress.update(frames.len() as u64 + skipped, false);
         Ok(ControlFlow::Continue(()))
-    })?;
+    });
+    // Close the channel and wait for the writer before looking at any result:
+    // its error (disk full, ...) is the root cause when sends failed.
+    drop(tx);
+    let written = writer_thread
+        .join()
+        .map_err(|_| anyhow!("the bag writer thread panicked"))?;
+    written?;
+    processed?;
     progress.update(frames.len() as u64 + skipped, true);
     if frames.is_empty() {
         bail!(
@@ -634,7 +658,6 @@ pub fn run(opts: &Options) -> Result<Report> {
             total
         );
     }
-    writer.finish()?;
     let wall_s = start.elapsed().as_secs_f64();
     let fps = frames.len() as f64 / wall_s.max(1e-9);
 
