@@ -123,9 +123,6 @@ fn default_value(name: &str) -> ParameterValue {
         "classifier.min_score_without_geometry" => {
             ParameterValue::Double(c.classifier.min_score_without_geometry as f64)
         }
-        "classifier.min_score_without_geometry" => {
-            ParameterValue::Double(c.classifier.min_score_without_geometry as f64)
-        }
         "classifier.crop_margin" => ParameterValue::Double(c.classifier.crop_margin as f64),
         "tracking.enabled" => ParameterValue::Bool(c.tracking.enabled),
         "tracking.iou_threshold" => ParameterValue::Double(c.tracking.iou_threshold as f64),
@@ -271,10 +268,17 @@ impl NodeParams {
         c.threads = r.u32("classifier.threads")?;
         c.min_face_px = r.double("classifier.min_face_px")? as f32;
         c.min_detector_score = r.double("classifier.min_detector_score")? as f32;
-        c.min_score_without_geometry = r.double("classifier.min_score_without_geometry")? as f32;
-        // Not range-checked by PipelineConfig::validate, so checked here.
-        c.min_score_without_geometry =
-            r.double_in("classifier.min_score_without_geometry", 0.0, 1.0)? as f32;
+        // Not range-checked by PipelineConfig::validate; its documented range
+        // starts at min_detector_score (equal turns the geometry check off).
+        let geo = r.double("classifier.min_score_without_geometry")?;
+        if !(c.min_detector_score as f64..=1.0).contains(&geo) {
+            bail!(
+                "parameter 'classifier.min_score_without_geometry' = {geo} is invalid: allowed \
+                 [classifier.min_detector_score ({}), 1.0]",
+                c.min_detector_score
+            );
+        }
+        c.min_score_without_geometry = geo as f32;
         c.crop_margin = r.double("classifier.crop_margin")? as f32;
         let t = &mut pipeline.tracking;
         t.enabled = r.bool("tracking.enabled")?;
