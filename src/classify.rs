@@ -208,7 +208,7 @@ impl FaceModel {
     /// Logits for faces already at the input size, [N*S*S] floats in [0,1].
     pub fn logits_prepared(&mut self, faces: &[f32]) -> anyhow::Result<&[f32]> {
         let s = self.input_size as usize;
-        if faces.len() % (s * s) != 0 {
+        if !faces.len().is_multiple_of(s * s) {
             bail!(
                 "prepared input length {} is not a multiple of {s}x{s}",
                 faces.len()

@@ -151,7 +151,7 @@ pub fn raw_to_rgb(
 ) -> Result<(), ImageError> {
     let enc = Encoding::parse(encoding)?;
     check_size(width, height)?;
-    if matches!(enc, Encoding::Uyvy | Encoding::Yuyv) && width % 2 != 0 {
+    if matches!(enc, Encoding::Uyvy | Encoding::Yuyv) && !width.is_multiple_of(2) {
         return Err(ImageError::OddWidth {
             encoding: encoding.to_string(),
             width,

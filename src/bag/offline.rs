@@ -342,7 +342,7 @@ fn track_summaries(rows: &[TrackRow]) -> Vec<TrackSummary> {
         } else {
             "unclassified"
         };
-        let new_track = out.last().map_or(true, |t| t.track_id != r.track_id);
+        let new_track = out.last().is_none_or(|t| t.track_id != r.track_id);
         if new_track {
             out.push(TrackSummary {
                 track_id: r.track_id,
