@@ -31,11 +31,16 @@ import sys; sys.path.insert(0, "training")
 import routing
 for b in routing.BINS:
     lo, hi = b["face_px"]
-    print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{min(hi, 1e6)}")
+    print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{min(hi, 1e6)}", b.get("model", "-"))
 PYEOF
-while read -r name res px; do
-  run "expert_$name" --epochs 4 --lr 1e-3 --resolutions "$res" --select "$res" --init "$RUNS/efc_all_s32/best.pt"
-  "$PY" training/export.py "$RUNS/expert_$name/best.pt" "models/expert_$name.onnx" --data "$DATA" --role expert --face-px "$px"
+while read -r name res px model; do
+  if [ "$model" = "-" ]; then  # fine-tune the all-resolution model on this bin
+    run "expert_$name" --epochs 5 --lr 1e-3 --resolutions "$res" --select "$res" --init "$RUNS/efc_all_s32/best.pt"
+    ckpt="$RUNS/expert_$name/best.pt"
+  else                         # an already trained single-resolution model serves this bin
+    ckpt="$RUNS/$model/best.pt"
+  fi
+  "$PY" training/export.py "$ckpt" "models/expert_$name.onnx" --data "$DATA" --role expert --face-px "$px"
 done < "$RUNS/experts.txt"
 [ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4
 "$PY" training/export.py "$RUNS/rrn_s32/best.pt" models/rrn_s32.onnx --data "$DATA" --role resolution_recogniser
