@@ -1,0 +1,89 @@
+//! The whole pipeline on a real photo with each routing mode: faces are found,
+//! classified by the expected model, and their probabilities are distributions.
+//! Needs the fetched detector (scripts/fetch_models.sh), ONNX Runtime
+//! ($ORT_DYLIB_PATH; scripts/env.sh) and ../shared (LOWRES_FER_SHARED overrides).
+
+use std::path::PathBuf;
+
+use image::imageops::FilterType;
+use lowres_fer::config::{PipelineConfig, Routing};
+use lowres_fer::pipeline::Pipeline;
+use lowres_fer::FaceState;
+
+fn shared() -> PathBuf {
+    std::env::var_os("LOWRES_FER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+fn pipeline(routing: Routing) -> Pipeline {
+    let mut cfg = PipelineConfig {
+        models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
+        ..Default::default()
+    };
+    cfg.classifier.routing = routing;
+    Pipeline::new(&cfg)
+        .expect("pipeline loads (run scripts/setup.sh; tests run through scripts/env.sh)")
+}
+
+/// (route, native crop side) of every classified face.
+fn routes(p: &mut Pipeline, frame: &image::RgbImage) -> Vec<(String, f32)> {
+    let out = p.process(frame).expect("frame processed");
+    out.faces
+        .iter()
+        .filter(|f| f.state == FaceState::Classified)
+        .map(|f| {
+            let sum: f32 = f.probs.iter().sum();
+            assert!(
+                (sum - 1.0).abs() < 1e-4 && f.probs.iter().all(|&v| (0.0..=1.0).contains(&v)),
+                "{:?}",
+                f.probs
+            );
+            (f.route.clone(), f.size_px)
+        })
+        .collect()
+}
+
+#[test]
+fn routing_modes_pick_the_expected_models_on_a_real_photo() {
+    let photo = image::open(shared().join("data/scenes/pexels_group7.jpg"))
+        .expect("scene")
+        .to_rgb8();
+    // The same photo at 1/8 scale: its 130-250 px faces become 16-31 px.
+    let small = image::imageops::resize(
+        &photo,
+        photo.width() / 8,
+        photo.height() / 8,
+        FilterType::Triangle,
+    );
+
+    let mut off = pipeline(Routing::Off);
+    let r = routes(&mut off, &photo);
+    assert!(r.len() >= 6, "expected the group's faces, got {r:?}");
+    assert!(r.iter().all(|(route, _)| route == "efc_all_s32"), "{r:?}");
+
+    let mut by_size = pipeline(Routing::FaceSize);
+    let r = routes(&mut by_size, &photo);
+    assert!(
+        r.len() >= 6 && r.iter().all(|(route, _)| route == "expert_r32_48"),
+        "large faces: {r:?}"
+    );
+
+    let mut learned = pipeline(Routing::Learned);
+    let r = routes(&mut learned, &photo);
+    assert!(
+        r.len() >= 6 && r.iter().all(|(route, _)| route == "expert_r32_48"),
+        "learned, large: {r:?}"
+    );
+    // Detection on the small frame takes a few frames of the tile rotation.
+    let mut r = Vec::new();
+    for _ in 0..8 {
+        r = routes(&mut learned, &small);
+    }
+    assert!(!r.is_empty(), "small faces found");
+    assert!(
+        r.iter()
+            .all(|(route, _)| route.starts_with("expert_") && route != "expert_r32_48"),
+        "learned, small: {r:?}"
+    );
+}
