@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): set-up (idempotent), the core's
-# unit tests, then the real-graph tests of the node. Fails loudly on anything
-# missing; nothing is skipped.
+# unit and integration tests (detector, classifier floor on FER+, routing), the
+# real-graph tests of the node, the rosbag tools, and the training smoke test.
+# Fails loudly on anything missing; nothing is skipped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,3 +19,12 @@ scripts/env.sh bash -c 'CARGO_TARGET_DIR="$LOWRES_FER_ROS_TARGET_DIR" cargo test
 
 echo "== pytest tests/ros_graph (real ROS 2 graph)" >&2
 scripts/env.sh python -m pytest -q -p no:cacheprovider tests/ros_graph "$@"
+
+# Separate pytest processes: both suites call rclpy.init().
+echo "== pytest tests/bag (offline rosbag2 tool, live sim-time replay)" >&2
+scripts/setup_bag_tests.sh
+scripts/env.sh python -m pytest -q -p no:cacheprovider tests/bag
+
+echo "== pytest tests/training (train one epoch, resume, export; needs the training venv)" >&2
+scripts/setup_training.sh
+"${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python" -m pytest -q -p no:cacheprovider tests/training
