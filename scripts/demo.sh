@@ -44,7 +44,9 @@ export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$((30 + RANDOM % 60))}"
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 LOG="$(mktemp -t lowres_fer_demo.XXXXXX.log)"
 # LOWRES_FER_MODELS_DIR: run with another models directory than the installed one.
-scripts/env.sh lowres_fer_node --ros-args -r __ns:=/demo --params-file config/default.yaml \
+# Reliable input, as for bag playback: one 2 MB still frame over best-effort Fast DDS
+# is lost whenever a single fragment is (seen on loaded hosts: no answer in 60 s).
+scripts/env.sh lowres_fer_node --ros-args -r __ns:=/demo --params-file config/default.yaml -p input.qos:=reliable \
   ${LOWRES_FER_MODELS_DIR:+-p "models_dir:=$LOWRES_FER_MODELS_DIR"} >"$LOG" 2>&1 &
 NODE=$!
 cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; }
