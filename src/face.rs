@@ -99,7 +99,53 @@ pub struct FaceResult {
     pub smoothed: Option<[f32; NUM_EMOTIONS]>,
 }
 
+impl FaceState {
+    /// The `FaceEmotion.STATE_*` constant of msg/FaceEmotion.msg.
+    pub fn code(self) -> u8 {
+        match self {
+            FaceState::Classified => 0,
+            FaceState::TooSmall => 1,
+            FaceState::LowDetectorScore => 2,
+        }
+    }
+}
+
+/// What a face publishes in a `FaceEmotion` message beyond its detection: the one
+/// rule shared by the node and the bag tool. An unclassified face carries zero
+/// probabilities, no classifier, no smoothed values and an empty top label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PublishedEmotion<'a> {
+    pub classifier: &'a str,
+    pub probabilities: [f32; NUM_EMOTIONS],
+    pub smoothed: Option<[f32; NUM_EMOTIONS]>,
+    pub top_class: u8,
+    pub top_label: &'static str,
+    pub top_confidence: f32,
+}
+
 impl FaceResult {
+    pub fn published(&self) -> PublishedEmotion<'_> {
+        if self.state != FaceState::Classified {
+            return PublishedEmotion {
+                classifier: "",
+                probabilities: [0.0; NUM_EMOTIONS],
+                smoothed: None,
+                top_class: 0,
+                top_label: "",
+                top_confidence: 0.0,
+            };
+        }
+        let (top, conf) = self.top();
+        PublishedEmotion {
+            classifier: &self.route,
+            probabilities: self.probs,
+            smoothed: self.smoothed,
+            top_class: top as u8,
+            top_label: EMOTIONS[top],
+            top_confidence: conf,
+        }
+    }
+
     /// Index and probability of the top class of the (smoothed, if present) distribution.
     pub fn top(&self) -> (usize, f32) {
         let p = self.smoothed.as_ref().unwrap_or(&self.probs);
@@ -116,6 +162,57 @@ impl FaceResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn state_codes_and_class_names_match_the_message_definitions() {
+        let msg = include_str!("../msg/FaceEmotion.msg");
+        for (state, name) in [
+            (FaceState::Classified, "STATE_CLASSIFIED"),
+            (FaceState::TooSmall, "STATE_TOO_SMALL"),
+            (FaceState::LowDetectorScore, "STATE_LOW_DETECTOR_SCORE"),
+        ] {
+            let line = format!("uint8 {name}={}", state.code());
+            assert!(
+                msg.lines().any(|l| l.trim() == line),
+                "msg/FaceEmotion.msg lacks `{line}`"
+            );
+        }
+        for (i, e) in EMOTIONS.iter().enumerate() {
+            let upper = e.to_uppercase();
+            assert!(
+                msg.contains(&format!("uint8 CLASS_{upper}={i}")),
+                "class index of {e}"
+            );
+            assert!(
+                msg.contains(&format!("string CLASS_NAME_{upper}=\"{e}\"")),
+                "class name of {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn unclassified_faces_publish_no_emotion() {
+        let mut f = FaceResult {
+            detection: Detection::default(),
+            size_px: 6.0,
+            state: FaceState::TooSmall,
+            route: "efc_all_s32".into(),
+            probs: [0.125; NUM_EMOTIONS],
+            track_id: 3,
+            smoothed: Some([0.125; NUM_EMOTIONS]),
+        };
+        let e = f.published();
+        assert_eq!((e.classifier, e.top_label, e.smoothed), ("", "", None));
+        assert!(e.probabilities.iter().all(|&p| p == 0.0));
+        f.state = FaceState::Classified;
+        f.probs[1] = 0.5;
+        f.smoothed = None; // the top class follows the smoothed distribution when there is one
+        let e = f.published();
+        assert_eq!(
+            (e.classifier, e.top_class, e.top_label),
+            ("efc_all_s32", 1, "happiness")
+        );
+    }
 
     #[test]
     fn iou_of_identical_and_disjoint_boxes() {

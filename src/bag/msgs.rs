@@ -8,7 +8,7 @@
 //! carry the same values.
 
 use super::cdr::{CdrError, CdrReader, CdrWriter};
-use crate::face::{FaceResult, FaceState, EMOTIONS, NUM_EMOTIONS};
+use crate::face::{FaceResult, FaceState, NUM_EMOTIONS};
 
 pub const IMAGE_TYPE: &str = "sensor_msgs/msg/Image";
 pub const COMPRESSED_IMAGE_TYPE: &str = "sensor_msgs/msg/CompressedImage";
@@ -112,11 +112,7 @@ impl<'a> CompressedImage<'a> {
 
 /// Values of FaceEmotion.state (msg/FaceEmotion.msg).
 pub fn face_state(s: FaceState) -> u8 {
-    match s {
-        FaceState::Classified => 0,
-        FaceState::TooSmall => 1,
-        FaceState::LowDetectorScore => 2,
-    }
+    s.code()
 }
 
 /// lowres_fer/FaceEmotion.
@@ -147,9 +143,7 @@ impl FaceEmotion {
     /// empty top label.
     pub fn from_result(f: &FaceResult) -> Self {
         let d = &f.detection;
-        let classified = f.state == FaceState::Classified;
-        let (top, conf) = f.top();
-        let smoothed = if classified { f.smoothed } else { None };
+        let e = f.published();
         let mut keypoints = [[0.0f32; 3]; 6];
         for (k, p) in keypoints.iter_mut().zip(d.keypoints.iter()) {
             *k = [p[0], p[1], 0.0];
@@ -163,26 +157,14 @@ impl FaceEmotion {
             detector_score: d.score,
             keypoints,
             face_size_px: f.size_px,
-            state: face_state(f.state),
-            classifier: if classified {
-                f.route.clone()
-            } else {
-                String::new()
-            },
-            probabilities: if classified {
-                f.probs
-            } else {
-                [0.0; NUM_EMOTIONS]
-            },
-            has_smoothed: smoothed.is_some(),
-            smoothed_probabilities: smoothed.unwrap_or([0.0; NUM_EMOTIONS]),
-            top_class: if classified { top as u8 } else { 0 },
-            top_label: if classified {
-                EMOTIONS[top].to_string()
-            } else {
-                String::new()
-            },
-            top_confidence: if classified { conf } else { 0.0 },
+            state: f.state.code(),
+            classifier: e.classifier.to_string(),
+            probabilities: e.probabilities,
+            has_smoothed: e.smoothed.is_some(),
+            smoothed_probabilities: e.smoothed.unwrap_or([0.0; NUM_EMOTIONS]),
+            top_class: e.top_class,
+            top_label: e.top_label.to_string(),
+            top_confidence: e.top_confidence,
         }
     }
 

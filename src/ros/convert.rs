@@ -5,7 +5,7 @@ use r2r::geometry_msgs::msg::Point32;
 use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
 use r2r::std_msgs::msg::Header;
 
-use crate::face::{FaceResult, FaceState, EMOTIONS, NUM_EMOTIONS};
+use crate::face::{FaceResult, FaceState, NUM_EMOTIONS};
 use crate::image_io::ERROR_CAUSES;
 
 use super::stats::{Stats, Summary};
@@ -16,25 +16,15 @@ pub const STATE_TOO_SMALL: u8 = 1;
 pub const STATE_LOW_DETECTOR_SCORE: u8 = 2;
 
 pub fn face_state(s: FaceState) -> u8 {
-    match s {
-        FaceState::Classified => STATE_CLASSIFIED,
-        FaceState::TooSmall => STATE_TOO_SMALL,
-        FaceState::LowDetectorScore => STATE_LOW_DETECTOR_SCORE,
-    }
+    // The core's codes are the message constants (checked against msg/ in face.rs).
+    s.code()
 }
 
 pub fn face_msg(f: &FaceResult) -> FaceEmotion {
     let d = &f.detection;
-    let classified = f.state == FaceState::Classified;
-    let (top, conf) = f.top();
+    let e = f.published();
     // Fixed-size message arrays must have exactly their declared length (r2r
     // asserts on it when serialising), hence the fixed-size sources here.
-    let probs: [f32; NUM_EMOTIONS] = if classified {
-        f.probs
-    } else {
-        [0.0; NUM_EMOTIONS]
-    };
-    let smoothed = if classified { f.smoothed } else { None };
     FaceEmotion {
         face_id: f.track_id,
         x: d.bbox.x,
@@ -52,22 +42,14 @@ pub fn face_msg(f: &FaceResult) -> FaceEmotion {
             })
             .collect(),
         face_size_px: f.size_px,
-        state: face_state(f.state),
-        classifier: if classified {
-            f.route.clone()
-        } else {
-            String::new()
-        },
-        probabilities: probs.to_vec(),
-        has_smoothed: smoothed.is_some(),
-        smoothed_probabilities: smoothed.unwrap_or([0.0; NUM_EMOTIONS]).to_vec(),
-        top_class: if classified { top as u8 } else { 0 },
-        top_label: if classified {
-            EMOTIONS[top].to_string()
-        } else {
-            String::new()
-        },
-        top_confidence: if classified { conf } else { 0.0 },
+        state: f.state.code(),
+        classifier: e.classifier.to_string(),
+        probabilities: e.probabilities.to_vec(),
+        has_smoothed: e.smoothed.is_some(),
+        smoothed_probabilities: e.smoothed.unwrap_or([0.0; NUM_EMOTIONS]).to_vec(),
+        top_class: e.top_class,
+        top_label: e.top_label.to_string(),
+        top_confidence: e.top_confidence,
     }
 }
 
