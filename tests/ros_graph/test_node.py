@@ -65,7 +65,10 @@ def test_solvay_raw_image_faces_header_and_annotation(graph):
 
 
 def test_blank_frame_has_no_faces(graph):
-    _, peer = graph()
+    # Reliable input: a 0.9 MB best-effort frame was lost 60 times in a row on a
+    # loaded CI host (Fast DDS drops a sample when any fragment is lost); the
+    # sensor-data default stays covered by the parameter and overload tests.
+    _, peer = graph(params=["input.qos:=reliable"])
     blank = np.zeros((480, 640, 3), np.uint8)
     msg = peer.publish_until_answered(image_msg(blank, stamp=(5, 1), frame_id="blank"))
     assert msg.header.frame_id == "blank"
