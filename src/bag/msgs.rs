@@ -8,7 +8,7 @@
 //! carry the same values.
 
 use super::cdr::{CdrError, CdrReader, CdrWriter};
-use crate::face::{FaceResult, FaceState, NUM_EMOTIONS};
+use crate::face::{FaceResult, NUM_EMOTIONS};
 
 pub const IMAGE_TYPE: &str = "sensor_msgs/msg/Image";
 pub const COMPRESSED_IMAGE_TYPE: &str = "sensor_msgs/msg/CompressedImage";
@@ -108,11 +108,6 @@ impl<'a> CompressedImage<'a> {
         w.bytes(self.data);
         w.finish()
     }
-}
-
-/// Values of FaceEmotion.state (msg/FaceEmotion.msg).
-pub fn face_state(s: FaceState) -> u8 {
-    s.code()
 }
 
 /// lowres_fer/FaceEmotion.

@@ -5,20 +5,10 @@ use r2r::geometry_msgs::msg::Point32;
 use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
 use r2r::std_msgs::msg::Header;
 
-use crate::face::{FaceResult, FaceState, NUM_EMOTIONS};
+use crate::face::{FaceResult, NUM_EMOTIONS};
 use crate::image_io::ERROR_CAUSES;
 
 use super::stats::{Stats, Summary};
-
-/// Values of FaceEmotion.state (must match msg/FaceEmotion.msg).
-pub const STATE_CLASSIFIED: u8 = 0;
-pub const STATE_TOO_SMALL: u8 = 1;
-pub const STATE_LOW_DETECTOR_SCORE: u8 = 2;
-
-pub fn face_state(s: FaceState) -> u8 {
-    // The core's codes are the message constants (checked against msg/ in face.rs).
-    s.code()
-}
 
 pub fn face_msg(f: &FaceResult) -> FaceEmotion {
     let d = &f.detection;
