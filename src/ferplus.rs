@@ -8,9 +8,9 @@ use anyhow::{bail, Context};
 use image::GrayImage;
 use serde::Serialize;
 
-use crate::classify::{degrade, EmotionClassifier};
+use crate::classify::EmotionClassifier;
+use crate::degrade::{self, Degrader};
 use crate::face::{EMOTIONS, NUM_EMOTIONS};
-use crate::resample::Resizer;
 
 pub const RESOLUTIONS: [u32; 7] = [48, 32, 20, 15, 10, 8, 5];
 pub const TEST_DIR: &str = "FER2013Test";
@@ -192,21 +192,69 @@ pub fn predict(
     resolution: u32,
     batch: usize,
 ) -> anyhow::Result<Vec<usize>> {
+    let probs = predict_probs(
+        classifier,
+        samples,
+        resolution,
+        &degrade::CLEAN,
+        &mut Degrader::new(0),
+        batch,
+    )?;
+    Ok(probs.iter().map(argmax).collect())
+}
+
+/// Class probabilities of every sample at `resolution` under the camera degradation
+/// `spec` (src/degrade.rs; `degrade::CLEAN` is the paper's protocol).
+pub fn predict_probs(
+    classifier: &mut EmotionClassifier,
+    samples: &[Sample],
+    resolution: u32,
+    spec: &degrade::Spec,
+    degrader: &mut Degrader,
+    batch: usize,
+) -> anyhow::Result<Vec<[f32; NUM_EMOTIONS]>> {
     let s = classifier.input_size();
-    let mut resizer = Resizer::new();
     let mut input = Vec::with_capacity(batch * (s * s) as usize);
     let mut probs = Vec::with_capacity(batch);
-    let mut preds = Vec::with_capacity(samples.len());
+    let mut out = Vec::with_capacity(samples.len());
     for chunk in samples.chunks(batch.max(1)) {
         input.clear();
         for sample in chunk {
-            let face = degrade(&sample.image, resolution, s, &mut resizer);
+            let face = degrader.apply(&sample.image, resolution, s, spec);
             input.extend(face.as_raw().iter().map(|&v| v as f32 / 255.0));
         }
         classifier.classify_prepared(&input, &mut probs)?;
-        preds.extend(probs.iter().map(argmax));
+        out.extend_from_slice(&probs);
     }
-    Ok(preds)
+    Ok(out)
+}
+
+/// Expected calibration error of the top-class confidence: samples binned by
+/// confidence into `bins` equal-width bins, |accuracy - mean confidence| weighted by
+/// the bin's share. Samples without a label are left out.
+pub fn expected_calibration_error(
+    labels: &[Option<usize>],
+    probs: &[[f32; NUM_EMOTIONS]],
+    bins: usize,
+) -> f64 {
+    let bins = bins.max(1);
+    let mut count = vec![0usize; bins];
+    let mut conf = vec![0f64; bins];
+    let mut hit = vec![0f64; bins];
+    for (l, p) in labels.iter().zip(probs) {
+        let Some(l) = l else { continue };
+        let top = argmax(p);
+        let c = p[top] as f64;
+        let b = ((c * bins as f64) as usize).min(bins - 1);
+        count[b] += 1;
+        conf[b] += c;
+        hit[b] += (top == *l) as u8 as f64;
+    }
+    let total: usize = count.iter().sum();
+    (0..bins)
+        .filter(|&b| count[b] > 0)
+        .map(|b| (hit[b] - conf[b]).abs() / total as f64)
+        .sum()
 }
 
 pub fn argmax(p: &[f32; NUM_EMOTIONS]) -> usize {
@@ -263,6 +311,21 @@ mod tests {
         assert_eq!(name, "fer0000000.png");
         assert_eq!(votes, [4, 0, 0, 1, 3, 2, 0, 0, 0, 0]);
         assert!(parse_label_row("garbage").is_err());
+    }
+
+    #[test]
+    fn calibration_error_of_perfect_and_overconfident_models() {
+        let labels = [Some(0), Some(1), Some(1), None];
+        let mut sure = [[0f32; NUM_EMOTIONS]; 4];
+        sure[0][0] = 1.0;
+        sure[1][1] = 1.0;
+        sure[2][1] = 1.0;
+        sure[3][5] = 1.0;
+        assert!(expected_calibration_error(&labels, &sure, 15) < 1e-9);
+        // Always sure of class 0: right once in three -> |1/3 - 1| = 2/3.
+        let wrong = [sure[0]; 4];
+        let ece = expected_calibration_error(&labels, &wrong, 15);
+        assert!((ece - 2.0 / 3.0).abs() < 1e-9, "{ece}");
     }
 
     #[test]

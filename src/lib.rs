@@ -8,6 +8,7 @@ pub mod annotate;
 pub mod bag;
 pub mod classify;
 pub mod config;
+pub mod degrade;
 pub mod detect;
 pub mod face;
 pub mod ferplus;

@@ -11,9 +11,56 @@
 /// Fixed-point precision of Pillow's 8-bit resampler.
 const PRECISION_BITS: u32 = 32 - 8 - 2;
 
+/// Pillow's convolution filters (`Image.BOX`, `BILINEAR`, `BICUBIC`); the node and the
+/// clean protocol use `Bilinear`, the robustness table the others (src/degrade.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Filter {
+    /// Area averaging (`Image.BOX`).
+    Box,
+    #[default]
+    Bilinear,
+    /// Keys cubic with a = -0.5 (`Image.BICUBIC`).
+    Bicubic,
+}
+
+impl Filter {
+    fn support(self) -> f64 {
+        match self {
+            Filter::Box => 0.5,
+            Filter::Bilinear => 1.0,
+            Filter::Bicubic => 2.0,
+        }
+    }
+
+    fn weight(self, x: f64) -> f64 {
+        match self {
+            Filter::Box => {
+                if x > -0.5 && x <= 0.5 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Filter::Bilinear => (1.0 - x.abs()).max(0.0),
+            Filter::Bicubic => {
+                const A: f64 = -0.5;
+                let x = x.abs();
+                if x < 1.0 {
+                    ((A + 2.0) * x - (A + 3.0)) * x * x + 1.0
+                } else if x < 2.0 {
+                    (((x - 5.0) * x + 8.0) * x - 4.0) * A
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
 /// Filter coefficients for one axis: per output pixel, first input index, count, weights.
 #[derive(Debug, Clone, Default)]
 struct AxisCoeffs {
+    filter: Filter,
     in_size: usize,
     out_size: usize,
     ksize: usize,
@@ -22,14 +69,19 @@ struct AxisCoeffs {
 }
 
 impl AxisCoeffs {
-    fn compute(&mut self, in_size: usize, out_size: usize) {
-        if self.in_size == in_size && self.out_size == out_size && !self.bounds.is_empty() {
+    fn compute(&mut self, in_size: usize, out_size: usize, filter: Filter) {
+        if self.in_size == in_size
+            && self.out_size == out_size
+            && self.filter == filter
+            && !self.bounds.is_empty()
+        {
             return;
         }
         let scale = in_size as f64 / out_size as f64;
         let filterscale = scale.max(1.0);
-        let support = filterscale; // bilinear support 1.0 * filterscale
+        let support = filter.support() * filterscale;
         let ksize = support.ceil() as usize * 2 + 1;
+        self.filter = filter;
         self.in_size = in_size;
         self.out_size = out_size;
         self.ksize = ksize;
@@ -47,7 +99,7 @@ impl AxisCoeffs {
             let mut ww = 0.0;
             for (x, kx) in k.iter_mut().enumerate().take(count) {
                 let t = ((x + xmin) as f64 - center + 0.5) * ss;
-                let w = (1.0 - t.abs()).max(0.0);
+                let w = filter.weight(t);
                 *kx = w;
                 ww += w;
             }
@@ -103,6 +155,21 @@ impl Resizer {
         dw: usize,
         dh: usize,
     ) {
+        self.resize_with(Filter::Bilinear, src, sw, sh, dst, dw, dh)
+    }
+
+    /// [`Resizer::resize`] with another of Pillow's convolution filters.
+    #[allow(clippy::too_many_arguments)]
+    pub fn resize_with(
+        &mut self,
+        filter: Filter,
+        src: &[u8],
+        sw: usize,
+        sh: usize,
+        dst: &mut [u8],
+        dw: usize,
+        dh: usize,
+    ) {
         assert!(
             sw > 0 && sh > 0 && dw > 0 && dh > 0,
             "resize of an empty image"
@@ -117,8 +184,8 @@ impl Resizer {
             dst[..dw * dh].copy_from_slice(&src[..sw * sh]);
             return;
         }
-        self.vert.compute(sh, dh);
-        self.horiz.compute(sw, dw);
+        self.vert.compute(sh, dh, filter);
+        self.horiz.compute(sw, dw, filter);
         if need_h {
             // Only the source rows the vertical pass reads (Pillow's ybox_first/last).
             let (first, last) = if need_v {
@@ -151,6 +218,32 @@ impl Resizer {
         } else {
             vertical(&self.vert, src, sw, 0, dst, dh);
         }
+    }
+}
+
+/// Pillow's `Image.resize(..., Image.NEAREST)` on mode "L": an affine nearest-neighbour
+/// transform whose source coordinate is accumulated exactly as Pillow's C loop does
+/// (start at half a step, add one step per pixel), so rounding at exact integers agrees.
+pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    assert!(
+        sw > 0 && sh > 0 && dw > 0 && dh > 0,
+        "resize of an empty image"
+    );
+    assert!(
+        src.len() >= sw * sh && dst.len() >= dw * dh,
+        "resize buffers too small"
+    );
+    let (ax, ay) = (sw as f64 / dw as f64, sh as f64 / dh as f64);
+    let mut yy = ay * 0.5;
+    for y in 0..dh {
+        let yin = (yy.max(0.0) as usize).min(sh - 1);
+        let mut xx = ax * 0.5;
+        for x in 0..dw {
+            let xin = (xx.max(0.0) as usize).min(sw - 1);
+            dst[y * dw + x] = src[yin * sw + xin];
+            xx += ax;
+        }
+        yy += ay;
     }
 }
 

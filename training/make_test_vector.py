@@ -10,10 +10,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import degrade
 import ferplus
 import numpy as np
 
 INPUT_SIZES = (32, 20)
+# Camera degradations that are deterministic (noise and JPEG differ by design between
+# the two implementations), at the native resolution, before the resize to the input.
+CAMERA = tuple(n for n, spec in degrade.NAMED.items() if not ({"noise", "jpeg"} & set(spec)))
+CAMERA_RESOLUTIONS = (20, 10, 7, 5)
 
 
 def pattern() -> np.ndarray:
@@ -35,8 +40,14 @@ def main():
         for r in ferplus.EVAL_RESOLUTIONS:
             out = ferplus.degrade(src, r, size)
             cases.append({"resolution": r, "input_size": size, "pixels": out.flatten().tolist()})
+    camera = []
+    for name in CAMERA:
+        for r in CAMERA_RESOLUTIONS:
+            native = degrade.native(src, r, degrade.NAMED[name], np.random.default_rng(0))
+            camera.append({"name": name, "resolution": r, "pixels": native.flatten().tolist()})
     out_path = Path(__file__).resolve().parents[1] / "tests/data/degrade_vector.json"
-    out_path.write_text(json.dumps({"source": src.flatten().tolist(), "cases": cases}) + "\n")
+    doc = {"source": src.flatten().tolist(), "cases": cases, "camera": camera}
+    out_path.write_text(json.dumps(doc) + "\n")
     print(f"wrote {out_path} ({len(cases)} cases)")
 
 

@@ -39,6 +39,26 @@ def main(path: str) -> None:
             print("|---|" + "---|" * len(EMOTIONS))
             for name, row in zip(EMOTIONS, s["confusion"]):
                 print(f"| {name} | " + " | ".join(str(v) for v in row) + " |")
+    if doc.get("calibration"):
+        print("\nExpected calibration error of the top-class confidence (majority rule, 15 bins):\n")
+        print("| R | " + " | ".join(str(c["resolution"]) for c in doc["calibration"]) + " |")
+        print("|---|" + "---|" * len(doc["calibration"]))
+        print("| ECE % | " + " | ".join(f"{100 * c['ece']:.2f}" for c in doc["calibration"]) + " |")
+    robust = doc.get("robustness") or []
+    if robust:
+        res = sorted({r["resolution"] for r in robust}, reverse=True)
+        clean = {r["resolution"]: r["accuracy"] for r in robust if r["degradation"] == "clean"}
+        print("\nRobustness: majority accuracy % under each camera degradation (src/degrade.rs), and the")
+        print("change against the clean protocol in points:\n")
+        print("| degradation | " + " | ".join(f"{r} px" for r in res) + " |")
+        print("|---|" + "---|" * len(res))
+        for name in dict.fromkeys(r["degradation"] for r in robust):
+            cells = []
+            for r in res:
+                acc = next(x["accuracy"] for x in robust if x["degradation"] == name and x["resolution"] == r)
+                delta = "" if name == "clean" else f" ({100 * (acc - clean[r]):+.1f})"
+                cells.append(f"{100 * acc:.2f}{delta}")
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
