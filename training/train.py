@@ -1,8 +1,15 @@
 """Train the EFC classifier on FER+ with the low-resolution protocol.
 
-Every training face is degraded to a resolution drawn from --resolutions (48x48 ->
-RxR -> input size, Pillow antialiased bilinear, as at evaluation), then flipped,
-shifted and jittered. Checkpoints every epoch; --resume continues a run.
+Every training face is degraded to a resolution drawn from --resolutions: with
+probability 1 - --realistic by the clean protocol (48x48 -> RxR -> input size,
+Pillow antialiased bilinear, as at evaluation), otherwise by a random camera
+(training/degrade.py: sampling kernel, defocus/motion blur, gamma/contrast, sensor
+noise, JPEG at the native size). Then flipped, shifted, rotated/scaled, jittered and
+partly erased. Targets: the FER+ vote distributions (soft), majority labels (hard) or
+majority labels smoothed towards the class's mean vote distribution (PDLS, seed 003).
+--logit-adjust trains with the class prior added to the logits (Menon et al. 2021),
+so the exported logits are balanced across classes. Checkpoints every epoch;
+--resume continues a run.
 
     python training/train.py --out training/runs/efc_all --epochs 40
 """
@@ -15,6 +22,7 @@ import os
 import time
 from pathlib import Path
 
+import degrade
 import efc
 import ferplus
 import numpy as np
@@ -36,7 +44,13 @@ def parse_args(argv=None):
     p.add_argument("--resolutions", type=lambda s: tuple(int(v) for v in s.split(",")), default=TRAIN_RESOLUTIONS)
     p.add_argument("--select", type=lambda s: tuple(int(v) for v in s.split(",")), default=SELECT_RESOLUTIONS)
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning an expert)")
-    p.add_argument("--labels", choices=("soft", "hard"), default="soft")
+    p.add_argument("--labels", choices=("soft", "hard", "pdls"), default="soft")
+    p.add_argument("--pdls-alpha", type=float, default=0.9, help="weight of the one-hot label in PDLS")
+    p.add_argument("--logit-adjust", type=float, default=0.0, help="tau of training-time logit adjustment (0: off)")
+    p.add_argument("--realistic", type=float, default=0.5, help="share of faces degraded by a random camera")
+    p.add_argument("--affine", type=float, default=10.0, help="max rotation in degrees (scale +-1/100 of it per degree)")
+    p.add_argument("--erase", type=float, default=0.25, help="probability of erasing a random rectangle")
+    p.add_argument("--robust-every", type=int, default=5, help="Valid robustness at 10 px every N epochs (0: never)")
     p.add_argument("--epochs", type=int, default=40)
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -70,36 +84,118 @@ def degraded_cache(root: Path, split: str, images: np.ndarray, resolutions, size
     return np.stack(out)
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """x: [B, 1, S, S] in [0, 1]. Flip, shift by up to S/16 px, brightness/contrast."""
+def augment(x: torch.Tensor, gen: torch.Generator, max_deg: float = 0.0, erase: float = 0.0) -> torch.Tensor:
+    """x: [B, 1, S, S] in [0, 1]. Flip, shift by up to S/16 px, rotate by up to max_deg
+    and scale by up to max_deg/100, brightness/contrast, erase a rectangle with
+    probability `erase`."""
     b, _, s, _ = x.shape
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
-    pad = max(1, s // 16)
-    padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-    rows = (dy[:, None] + torch.arange(s)[None, :])[:, None, :, None].expand(b, 1, s, s + 2 * pad)
-    x = padded.gather(2, rows)
-    cols = (dx[:, None] + torch.arange(s)[None, :])[:, None, None, :].expand(b, 1, s, s)
-    x = x.gather(3, cols)
+    if max_deg > 0:
+        # Rotation, scale and shift in one resampling (replicated border).
+        angle = (torch.rand(b, generator=gen) * 2 - 1) * max_deg * torch.pi / 180
+        scale = 1 + (torch.rand(b, generator=gen) * 2 - 1) * max_deg / 100
+        shift = (torch.rand(b, 2, generator=gen) * 2 - 1) * (2.0 / 16)
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    else:
+        pad = max(1, s // 16)
+        padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+        dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
+        rows = (dy[:, None] + torch.arange(s)[None, :])[:, None, :, None].expand(b, 1, s, s + 2 * pad)
+        x = padded.gather(2, rows)
+        cols = (dx[:, None] + torch.arange(s)[None, :])[:, None, None, :].expand(b, 1, s, s)
+        x = x.gather(3, cols)
     contrast = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.4
     bright = (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.2
     mean = x.mean(dim=(2, 3), keepdim=True)
-    return ((x - mean) * contrast + mean + bright).clamp(0, 1)
+    x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
+    if erase > 0:
+        # Occlusion (hands, hair, glasses): one rectangle of 1/16 to 1/4 of the face
+        # filled with its mean grey.
+        hit = torch.rand(b, generator=gen) < erase
+        h = (torch.rand(b, generator=gen) * 0.25 + 0.25) * s
+        w = (torch.rand(b, generator=gen) * 0.25 + 0.25) * s
+        y0 = torch.rand(b, generator=gen) * (s - h)
+        x0 = torch.rand(b, generator=gen) * (s - w)
+        r = torch.arange(s)[None, :]
+        in_y = (r >= y0[:, None]) & (r < (y0 + h)[:, None])
+        in_x = (r >= x0[:, None]) & (r < (x0 + w)[:, None])
+        box = (in_y[:, :, None] & in_x[:, None, :] & hit[:, None, None]).unsqueeze(1)
+        x = torch.where(box, x.mean(dim=(2, 3), keepdim=True).expand_as(x), x)
+    return x
 
 
 @torch.no_grad()
-def accuracy_by_resolution(model, data: np.ndarray, labels: np.ndarray, resolutions) -> dict[int, float]:
+def predict(model, faces: np.ndarray) -> np.ndarray:
+    """Arg-max class of [N, S, S] uint8 faces."""
     model.eval()
-    keep = labels >= 0
-    result = {}
-    for i, r in enumerate(resolutions):
-        x = torch.from_numpy(data[i][keep]).float().div_(255).unsqueeze(1)
-        pred = torch.cat([model(chunk, logits=True).argmax(1) for chunk in x.split(1024)])
-        result[r] = float((pred.numpy() == labels[keep]).mean())
+    x = torch.from_numpy(faces).float().div_(255).unsqueeze(1)
+    pred = torch.cat([model(chunk, logits=True).argmax(1) for chunk in x.split(1024)]).numpy()
     model.train()
-    return result
+    return pred
+
+
+def mean_class_accuracy(pred: np.ndarray, labels: np.ndarray) -> float:
+    classes = [c for c in range(len(ferplus.EMOTIONS)) if (labels == c).any()]
+    return float(np.mean([(pred[labels == c] == c).mean() for c in classes]))
+
+
+def accuracy_by_resolution(model, data: np.ndarray, labels: np.ndarray, resolutions) -> dict[int, float]:
+    keep = labels >= 0
+    return {r: float((predict(model, data[i][keep]) == labels[keep]).mean()) for i, r in enumerate(resolutions)}
+
+
+def pdls_prior(votes: np.ndarray) -> np.ndarray:
+    """Seed 003, eq. 5: row k = the mean vote distribution of the training faces whose
+    majority label is k (computed on this run's training set)."""
+    hard = ferplus.majority_labels(votes)
+    soft = ferplus.soft_targets(votes)
+    k = len(ferplus.EMOTIONS)
+    return np.stack([soft[hard == c].mean(0) if (hard == c).any() else np.eye(k)[c] for c in range(k)]).astype(np.float32)
+
+
+def build_targets(votes: np.ndarray, labels: str, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """(targets [N, 8], keep mask) for the chosen label rule."""
+    eye = np.eye(len(ferplus.EMOTIONS), dtype=np.float32)
+    if labels == "soft":
+        targets = ferplus.soft_targets(votes)
+        return targets, (targets.sum(1) > 0) & (ferplus.plurality_labels(votes) >= 0)
+    hard = ferplus.majority_labels(votes)
+    onehot = eye[np.maximum(hard, 0)]
+    if labels == "pdls":
+        onehot = alpha * onehot + (1 - alpha) * pdls_prior(votes)[np.maximum(hard, 0)]
+    return onehot, hard >= 0
+
+
+class Batcher:
+    """Training inputs for a batch: the cached clean protocol for most faces, a random
+    camera (training/degrade.py) for a share `realistic` of them."""
+
+    def __init__(self, clean: np.ndarray, originals: np.ndarray, resolutions, size: int, realistic: float, seed: int):
+        self.clean, self.originals, self.resolutions = clean, originals, resolutions
+        self.size, self.realistic = size, realistic
+        self.rng = np.random.default_rng(seed)
+
+    def __call__(self, idx: np.ndarray, ridx: np.ndarray) -> np.ndarray:
+        out = self.clean[ridx, idx]
+        if self.realistic > 0:
+            for j in np.flatnonzero(self.rng.random(len(idx)) < self.realistic):
+                spec = degrade.random_spec(self.rng)
+                out[j] = degrade.apply(self.originals[idx[j]], self.resolutions[ridx[j]], self.size, spec, self.rng)
+        return out
+
+
+def robust_valid(images: np.ndarray, resolution: int, size: int) -> dict[str, np.ndarray]:
+    """Valid faces under each named degradation at one resolution (fixed noise seed)."""
+    out = {}
+    for name, spec in degrade.NAMED.items():
+        rng = np.random.default_rng(1234)
+        out[name] = np.stack([degrade.apply(im, resolution, size, spec, rng) for im in images])
+    return out
 
 
 def main(argv=None):
@@ -110,35 +206,34 @@ def main(argv=None):
     root = ferplus.extract(args.data)
 
     names, votes = ferplus.read_votes(root, "train")
-    if args.train_on_valid:
-        vnames, vvotes = ferplus.read_votes(root, "valid")
     if args.subset:
         names, votes = names[: args.subset], votes[: args.subset]
     tag = f"_n{args.subset}" if args.subset else ""
     images = ferplus.load_images(root, "train", names)
     train = degraded_cache(root, "train", images, args.resolutions, args.input_size, tag)
     if args.train_on_valid:
+        vnames, vvotes = ferplus.read_votes(root, "valid")
         vimages = ferplus.load_images(root, "valid", vnames)
         train = np.concatenate([train, degraded_cache(root, "valid", vimages, args.resolutions, args.input_size, "")], 1)
+        images = np.concatenate([images, vimages])
         votes = np.concatenate([votes, vvotes])
-    if args.labels == "soft":
-        targets = ferplus.soft_targets(votes)
-        keep = (targets.sum(1) > 0) & (ferplus.plurality_labels(votes) >= 0)
-    else:
-        hard = ferplus.majority_labels(votes)
-        keep = hard >= 0
-        targets = np.eye(len(ferplus.EMOTIONS), dtype=np.float32)[np.maximum(hard, 0)]
-    train, targets = train[:, keep], torch.from_numpy(targets[keep])
+    targets, keep = build_targets(votes, args.labels, args.pdls_alpha)
+    train, images, targets = train[:, keep], images[keep], torch.from_numpy(targets[keep])
     n = train.shape[1]
+    # Class prior of the training targets, for logit adjustment.
+    log_prior = torch.log(targets.mean(0).clamp_min(1e-4))
 
     vnames_eval, vvotes_eval = ferplus.read_votes(root, "valid")
     valid_images = ferplus.load_images(root, "valid", vnames_eval)
     monitor = tuple(sorted(set(MONITOR_RESOLUTIONS) | set(args.select), reverse=True))
     valid = degraded_cache(root, "valid", valid_images, monitor, args.input_size, "")
     valid_labels = ferplus.majority_labels(vvotes_eval)
+    valid_keep = valid_labels >= 0
+    robust = robust_valid(valid_images[valid_keep], 10, args.input_size) if args.robust_every else {}
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
+    batcher = Batcher(train, images, args.resolutions, args.input_size, args.realistic, args.seed)
     model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
     if args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False, map_location="cpu")["model"])
@@ -156,6 +251,8 @@ def main(argv=None):
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
+        if "np_rng" in state:
+            batcher.rng.bit_generator.state = state["np_rng"]
         start_epoch, best = state["epoch"] + 1, state["best"]
         print(f"resumed at epoch {start_epoch}, best {best:.4f}", flush=True)
 
@@ -170,10 +267,12 @@ def main(argv=None):
         for step in range(steps_per_epoch):
             idx = order[step * args.batch : (step + 1) * args.batch]
             ridx = torch.randint(0, res_count, (len(idx),), generator=gen)
-            x = torch.from_numpy(train[ridx.numpy(), idx.numpy()]).float().div_(255).unsqueeze(1)
-            x = augment(x, gen)
-            logp = F.log_softmax(model(x, logits=True), dim=1)
-            loss = -(targets[idx] * logp).sum(1).mean()
+            x = torch.from_numpy(batcher(idx.numpy(), ridx.numpy())).float().div_(255).unsqueeze(1)
+            x = augment(x, gen, args.affine, args.erase)
+            logits = model(x, logits=True)
+            if args.logit_adjust:
+                logits = logits + args.logit_adjust * log_prior
+            loss = -(targets[idx] * F.log_softmax(logits, dim=1)).sum(1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -181,13 +280,18 @@ def main(argv=None):
             total += loss.item()
         acc = accuracy_by_resolution(model, valid, valid_labels, monitor)
         score = float(np.mean([acc[r] for r in args.select]))
+        i20 = monitor.index(20) if 20 in monitor else len(monitor) - 1
         entry = {
             "epoch": epoch,
             "loss": total / steps_per_epoch,
             "valid_majority": acc,
+            "valid_mean_class_20": mean_class_accuracy(predict(model, valid[i20][valid_keep]), valid_labels[valid_keep]),
             "select_score": score,
             "seconds": time.time() - t0,
         }
+        if robust and ((epoch + 1) % args.robust_every == 0 or epoch + 1 == args.epochs):
+            labels = valid_labels[valid_keep]
+            entry["valid_robust_10"] = {k: float((predict(model, v) == labels).mean()) for k, v in robust.items()}
         print(json.dumps(entry), flush=True)
         log.write(json.dumps(entry) + "\n")
         log.flush()
@@ -201,8 +305,10 @@ def main(argv=None):
                 "sched": sched.state_dict(),
                 "gen": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),
+                "np_rng": batcher.rng.bit_generator.state,
                 "epoch": epoch,
                 "best": best,
+                "config": config,
             },
             last_path,
         )
