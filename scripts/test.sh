@@ -17,6 +17,9 @@ scripts/env.sh cargo test --quiet
 echo "== cargo test --features ros (parameter/diagnostics logic)" >&2
 scripts/env.sh bash -c 'CARGO_TARGET_DIR="$LOWRES_FER_ROS_TARGET_DIR" cargo test --quiet --release --features ros --lib ros::'
 
+echo "== pytest tests/launch (launch files vs README, install rules; no launch_ros needed)" >&2
+scripts/env.sh python -m pytest -q -p no:cacheprovider tests/launch
+
 echo "== pytest tests/ros_graph (real ROS 2 graph)" >&2
 scripts/env.sh python -m pytest -q -p no:cacheprovider tests/ros_graph "$@"
 

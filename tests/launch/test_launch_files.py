@@ -1,0 +1,134 @@
+"""The launch files stay standard and agree with each other, the README and the install.
+
+`launch`/`launch_ros` are not on PyPI, so the Python launch file is imported with those
+modules replaced by recorders of what it constructs, and the XML file is read as XML.
+Both must declare the arguments the README documents, start the installed executable
+of this package, remap the node's input topics and pass the parameter file.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time"}
+SHARE = "/opt/ws/install/lowres_fer/share/lowres_fer"
+
+
+class Recorder:
+    """Stands for any launch class: remembers its positional and keyword arguments."""
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+
+class LaunchConfiguration(Recorder):
+    def __repr__(self):
+        return f"$(var {self.args[0]})"
+
+
+def flatten(value) -> str:
+    """A launch substitution (or list of them) as the XML frontend would spell it."""
+    if isinstance(value, list):
+        return "".join(flatten(v) for v in value)
+    return value if isinstance(value, str) else repr(value)
+
+
+@pytest.fixture
+def py_launch(monkeypatch):
+    stubs = {
+        "ament_index_python": types.ModuleType("ament_index_python"),
+        "ament_index_python.packages": types.ModuleType("ament_index_python.packages"),
+        "launch": types.ModuleType("launch"),
+        "launch.actions": types.ModuleType("launch.actions"),
+        "launch.substitutions": types.ModuleType("launch.substitutions"),
+        "launch_ros": types.ModuleType("launch_ros"),
+        "launch_ros.actions": types.ModuleType("launch_ros.actions"),
+    }
+    asked = []
+    stubs["ament_index_python.packages"].get_package_share_directory = lambda pkg: asked.append(pkg) or SHARE
+    stubs["launch"].LaunchDescription = lambda actions: list(actions)
+    stubs["launch.actions"].DeclareLaunchArgument = type("DeclareLaunchArgument", (Recorder,), {})
+    stubs["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
+    stubs["launch.substitutions"].PythonExpression = type("PythonExpression", (Recorder,), {})
+    stubs["launch_ros.actions"].Node = type("Node", (Recorder,), {})
+    for name, module in stubs.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    spec = importlib.util.spec_from_file_location("lowres_fer_launch", ROOT / "launch/lowres_fer.launch.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    actions = module.generate_launch_description()
+    assert asked == ["lowres_fer"], asked
+    declared = {a.args[0]: a.kwargs.get("default_value") for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
+    nodes = [a for a in actions if type(a).__name__ == "Node"]
+    return declared, nodes
+
+
+def xml_launch():
+    root = ET.parse(ROOT / "launch/lowres_fer.launch.xml").getroot()
+    declared = {a.get("name"): a.get("default") for a in root.findall("arg")}
+    return declared, root.findall("node")
+
+
+def installed_executables() -> set[str]:
+    """Executables CMakeLists.txt installs into lib/<package> (file(INSTALL .../NAME
+    DESTINATION .../lib/${PROJECT_NAME}))."""
+    text = (ROOT / "CMakeLists.txt").read_text()
+    found = re.findall(r'file\(INSTALL [^\n]*/(\w+)\\?"\s+DESTINATION [^\n]*/lib/\$\{PROJECT_NAME\}', text)
+    assert found, "CMakeLists.txt installs no executable into lib/${PROJECT_NAME}"
+    return set(found)
+
+
+def test_python_launch_file(py_launch):
+    declared, nodes = py_launch
+    assert set(declared) == ARGS
+    assert declared["params_file"] == f"{SHARE}/config/default.yaml"
+    assert (ROOT / "config/default.yaml").is_file()
+    assert declared["use_sim_time"] == "false"
+    (node,) = nodes
+    kw = node.kwargs
+    assert kw["package"] == "lowres_fer" and kw["executable"] == "lowres_fer_node"
+    assert kw["executable"] in installed_executables()
+    assert repr(kw["namespace"]) == "$(var namespace)"
+    remaps = {src: flatten(dst) for src, dst in kw["remappings"]}
+    assert remaps == {"image": "$(var camera_topic)", "image/compressed": "$(var camera_topic)/compressed"}
+    params_file, overrides = kw["parameters"]
+    assert repr(params_file) == "$(var params_file)"
+    assert set(overrides) == {"use_sim_time"}
+
+
+def test_xml_launch_file_matches_the_python_one(py_launch):
+    py_declared, (py_node,) = py_launch
+    declared, nodes = xml_launch()
+    assert set(declared) == set(py_declared)
+    assert declared["params_file"] == "$(find-pkg-share lowres_fer)/config/default.yaml"
+    for name in ARGS - {"params_file"}:
+        assert declared[name] == py_declared[name], name
+    (node,) = nodes
+    assert node.get("pkg") == py_node.kwargs["package"]
+    assert node.get("exec") == py_node.kwargs["executable"]
+    assert node.get("name") == py_node.kwargs["name"]
+    assert node.get("namespace") == "$(var namespace)"
+    remaps = {r.get("from"): r.get("to") for r in node.findall("remap")}
+    assert remaps == {src: flatten(dst) for src, dst in py_node.kwargs["remappings"]}
+    params = node.findall("param")
+    assert {p.get("from") for p in params} - {None} == {"$(var params_file)"}
+    assert {p.get("name"): p.get("value") for p in params if p.get("name")} == {"use_sim_time": "$(var use_sim_time)"}
+
+
+def test_readme_uses_only_declared_arguments_and_documents_the_input_topics():
+    readme = (ROOT / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if "ros2 launch lowres_fer" in line]
+    assert lines, "README shows no launch command"
+    used = {m for line in lines for m in re.findall(r"(\w+):=", line)}
+    assert used and used <= ARGS, used - ARGS
+    remapped = {r.get("from") for r in xml_launch()[1][0].findall("remap")}
+    for topic in remapped:
+        assert f"| `{topic}` |" in readme, f"README topic table lacks {topic}"
