@@ -11,20 +11,17 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use image::RgbImage;
 use serde::Serialize;
 
 use super::msgs::{
-    CompressedImage, FaceEmotion, FaceEmotionArray, Header, Image, COMPRESSED_IMAGE_TYPE,
-    FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
+    CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
 use super::reader::Bag;
 use super::truth::{GroundTruth, Metrics};
 use super::writer::BagWriter;
-use crate::annotate;
 use crate::config::PipelineConfig;
 use crate::face::{FaceState, EMOTIONS};
-use crate::image_io::{compressed_to_rgb, raw_to_rgb};
+use crate::frame::{FrameStep, Payload, StepError};
 use crate::pipeline::{Pipeline, StageTimings};
 
 /// How annotated frames are written to the output bag.
@@ -392,6 +389,65 @@ fn track_summaries(rows: &[TrackRow]) -> Vec<TrackSummary> {
     out
 }
 
+/// One input message, CDR-decoded; the pixels borrow from the bag's buffer.
+enum Decoded<'a> {
+    Raw(Image<'a>),
+    Compressed(CompressedImage<'a>),
+}
+
+impl<'a> Decoded<'a> {
+    fn new(data: &'a [u8], compressed: bool) -> Result<Self, super::cdr::CdrError> {
+        Ok(if compressed {
+            Self::Compressed(CompressedImage::decode(data)?)
+        } else {
+            Self::Raw(Image::decode(data)?)
+        })
+    }
+
+    /// The header (moved out) and the pixel fields for the frame step.
+    fn split(&mut self) -> (Header, Payload<'_>) {
+        match self {
+            Self::Raw(i) => (
+                std::mem::take(&mut i.header),
+                Payload::Raw {
+                    width: i.width,
+                    height: i.height,
+                    encoding: &i.encoding,
+                    is_bigendian: i.is_bigendian != 0,
+                    step: i.step,
+                    data: i.data,
+                },
+            ),
+            Self::Compressed(c) => (
+                std::mem::take(&mut c.header),
+                Payload::Compressed {
+                    format: &c.format,
+                    data: c.data,
+                },
+            ),
+        }
+    }
+}
+
+/// A frame that does not decode: skipped and counted with --skip-bad-frames,
+/// else the run fails naming the frame.
+fn bad_frame(
+    opts: &Options,
+    topic: &str,
+    skipped: &mut u64,
+    index: u64,
+    log_time: u64,
+    e: anyhow::Error,
+) -> Result<ControlFlow<()>> {
+    let msg = format!("frame {index} (log time {log_time} ns) on {topic} cannot be decoded: {e:#}");
+    if opts.skip_bad_frames {
+        *skipped += 1;
+        eprintln!("\nwarning: {msg} (skipped)");
+        return Ok(ControlFlow::Continue(()));
+    }
+    bail!("{msg} (use --skip-bad-frames to skip such frames)");
+}
+
 /// Evaluate the bag; on success the output directory exists and is complete.
 pub fn run(opts: &Options) -> Result<Report> {
     let bag = Bag::open(&opts.input)?;
@@ -423,7 +479,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         bail!("output directory {} does not exist", parent.display());
     }
 
-    let mut pipeline = Pipeline::new(&opts.pipeline).context("cannot build the pipeline")?;
+    let pipeline = Pipeline::new(&opts.pipeline).context("cannot build the pipeline")?;
+    let mut step = FrameStep::new(pipeline).deterministic(opts.deterministic);
 
     let tmp_path = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if tmp_path.exists() {
@@ -460,8 +517,6 @@ pub fn run(opts: &Options) -> Result<Report> {
     };
 
     let compressed = msg_type == COMPRESSED_IMAGE_TYPE;
-    let mut rgb = RgbImage::new(0, 0);
-    let mut annotated = RgbImage::new(0, 0);
     let mut jpeg: Vec<u8> = Vec::new();
     // Bag writing runs on its own thread so disk I/O overlaps inference (the
     // pipeline itself stays single-threaded). One in-order channel keeps the
@@ -485,7 +540,6 @@ pub fn run(opts: &Options) -> Result<Report> {
     let mut tracks: Vec<TrackRow> = Vec::new();
     let mut skipped = 0u64;
     let mut index = 0u64;
-    let mut last_stamp: Option<i64> = None;
     let start = Instant::now();
     let mut progress = Progress {
         enabled: opts.progress,
@@ -502,79 +556,31 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
         let this = index;
         index += 1;
-        let t0 = Instant::now();
-        // Decode the CDR message, then the pixels; both are untrusted.
-        let decoded: Result<Header> = if compressed {
-            CompressedImage::decode(m.data)
-                .map_err(anyhow::Error::from)
-                .and_then(|c| {
-                    compressed_to_rgb(&c.format, c.data, &mut rgb)?;
-                    Ok(c.header)
-                })
-        } else {
-            Image::decode(m.data)
-                .map_err(anyhow::Error::from)
-                .and_then(|i| {
-                    raw_to_rgb(
-                        i.width,
-                        i.height,
-                        &i.encoding,
-                        i.is_bigendian != 0,
-                        i.step,
-                        i.data,
-                        &mut rgb,
-                    )?;
-                    Ok(i.header)
-                })
+        // Decode the CDR message, then (in the frame step) the pixels; both are
+        // untrusted.
+        let mut decoded = match Decoded::new(m.data, compressed) {
+            Ok(d) => d,
+            Err(e) => return bad_frame(opts, &topic, &mut skipped, this, m.log_time, e.into()),
         };
-        let header = match decoded {
-            Ok(h) => h,
-            Err(e) => {
-                let msg = format!(
-                    "frame {this} (log time {} ns) on {topic} cannot be decoded: {e:#}",
-                    m.log_time
-                );
-                if opts.skip_bad_frames {
-                    skipped += 1;
-                    eprintln!("\nwarning: {msg} (skipped)");
-                    return Ok(ControlFlow::Continue(()));
-                }
-                bail!("{msg} (use --skip-bad-frames to skip such frames)");
+        let (header, payload) = decoded.split();
+        let out = match step.process(header, payload, h_annotated.is_some()) {
+            Ok(out) => out,
+            Err(StepError::Input(e)) => {
+                return bad_frame(opts, &topic, &mut skipped, this, m.log_time, e.into())
+            }
+            Err(StepError::Pipeline(e)) => {
+                return Err(e.context(format!("pipeline failed on frame {this}")))
             }
         };
-        let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-        // Same policy as the node: time going backwards (a looped bag) must not
-        // carry tracks over.
-        let stamp = header.stamp_ns();
-        if last_stamp.is_some_and(|l| stamp < l) {
-            pipeline.reset();
-        }
-        last_stamp = Some(stamp);
-        let out = pipeline
-            .process(&rgb)
-            .with_context(|| format!("pipeline failed on frame {this}"))?;
-        let processing_ms = if zero {
-            0.0
-        } else {
-            t0.elapsed().as_secs_f64() * 1e3
-        };
-
-        let msg = FaceEmotionArray {
-            header: header.clone(),
-            image_width: rgb.width(),
-            image_height: rgb.height(),
-            processing_time_ms: processing_ms as f32,
-            faces: out.faces.iter().map(FaceEmotion::from_result).collect(),
-        };
+        let msg = out.msg;
         send(h_emotions, m.log_time, msg.encode_into(Vec::new()))?;
 
-        if let Some(h) = h_annotated {
-            annotated.clone_from(&rgb);
-            annotate::draw_faces(&mut annotated, &out.faces);
+        if let (Some(h), Some(annotated)) = (h_annotated, out.annotated) {
+            let header = &msg.header;
             let data = if opts.annotated == Annotated::Jpeg {
                 jpeg.clear();
                 image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-                    .encode_image(&annotated)
+                    .encode_image(annotated)
                     .context("cannot encode the annotated JPEG")?;
                 CompressedImage {
                     header: header.clone(),
@@ -600,10 +606,11 @@ pub fn run(opts: &Options) -> Result<Report> {
             send(h, m.log_time, m.data.to_vec())?;
         }
 
+        let stamp = msg.header.stamp_ns();
         if let Some(gt) = truth.as_mut() {
-            gt.score(this, stamp, &out.faces);
+            gt.score(this, stamp, out.faces);
         }
-        for f in &out.faces {
+        for f in out.faces {
             let (top, conf) = f.top();
             let classified = f.state == FaceState::Classified;
             tracks.push(TrackRow {
@@ -624,21 +631,17 @@ pub fn run(opts: &Options) -> Result<Report> {
             index: this,
             log_time_ns: m.log_time,
             stamp_ns: stamp,
-            width: rgb.width(),
-            height: rgb.height(),
+            width: msg.image_width,
+            height: msg.image_height,
             faces: out.faces.len(),
             classified: out
                 .faces
                 .iter()
                 .filter(|f| f.state == FaceState::Classified)
                 .count(),
-            decode_ms: if zero { 0.0 } else { decode_ms },
-            timings: if zero {
-                StageTimings::default()
-            } else {
-                out.timings
-            },
-            processing_ms,
+            decode_ms: out.timings.decode_ms,
+            timings: out.timings.stages,
+            processing_ms: out.timings.processing_ms,
         });
         progress.update(frames.len() as u64 + skipped, false);
         Ok(ControlFlow::Continue(()))
@@ -703,7 +706,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         output_topics,
         tracks: track_summaries(&tracks),
         ground_truth: metrics,
-        config: pipeline.config().clone(),
+        config: step.pipeline().config().clone(),
     };
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(tmp_path.join("summary.json"), json + "\n")?;

@@ -5,7 +5,8 @@
 //! - spin thread: `node.spin_once` (r2r delivers messages into streams),
 //! - tokio runtime: input stream -> slot, diagnostics timer, parameter services,
 //!   signal handling,
-//! - worker thread: decode + pipeline + publish. Inference never runs on the
+//! - worker thread: [`FrameStep`] (decode, stamp-reset policy, pipeline,
+//!   message values) + publish. Inference never runs on the
 //!   executor; the slot holds at most one pending frame, so when inference is
 //!   slower than the camera, the older pending frame is replaced (and counted
 //!   as dropped): memory and latency stay bounded.
@@ -17,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use futures::StreamExt;
-use image::RgbImage;
-use r2r::builtin_interfaces::msg::Time;
 use r2r::diagnostic_msgs::msg::DiagnosticArray;
 use r2r::lowres_fer::msg::FaceEmotionArray;
 use r2r::sensor_msgs::msg::{CompressedImage, Image};
@@ -28,8 +27,7 @@ use r2r::QosProfile;
 use super::convert;
 use super::params::{Given, InputQos, NodeParams, Transport};
 use super::stats::{LogLimiter, Stats};
-use crate::annotate;
-use crate::image_io::{compressed_to_rgb, raw_to_rgb};
+use crate::frame::{FrameStep, StepError};
 use crate::pipeline::Pipeline;
 
 const NODE_NAME: &str = "lowres_fer";
@@ -86,10 +84,6 @@ fn qos(p: &NodeParams) -> QosProfile {
     }
 }
 
-fn stamp_nanos(t: &Time) -> i128 {
-    t.sec as i128 * 1_000_000_000 + t.nanosec as i128
-}
-
 /// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
 /// not load) are returned so `main` exits non-zero with the message.
 pub fn run() -> Result<()> {
@@ -122,7 +116,7 @@ pub fn run() -> Result<()> {
     // ---- pipeline (fail fast: a node without models is useless) -----------
     let mut cfg = params.pipeline.clone();
     cfg.models_dir = resolve_models_dir(&cfg.models_dir);
-    let mut pipeline = Pipeline::new(&cfg).with_context(|| {
+    let pipeline = Pipeline::new(&cfg).with_context(|| {
         format!(
             "cannot start the pipeline (models_dir '{}', onnxruntime_library '{}')",
             cfg.models_dir.display(),
@@ -133,6 +127,8 @@ pub fn run() -> Result<()> {
             }
         )
     })?;
+
+    let mut step = FrameStep::new(pipeline);
 
     // ---- publishers / subscription ----------------------------------------
     let emotions_pub =
@@ -273,10 +269,7 @@ pub fn run() -> Result<()> {
         let publish_annotated = params.publish_annotated;
         let throttle = Duration::from_secs_f64(params.log_throttle_s);
         std::thread::Builder::new().name("inference".into()).spawn(move || {
-            let mut rgb = RgbImage::new(0, 0);
-            let mut annotated = RgbImage::new(0, 0);
             let mut limiter = LogLimiter::new(throttle);
-            let mut last_stamp: Option<i128> = None;
             loop {
                 let frame = {
                     let mut g = lock(&shared.slot.frame);
@@ -295,45 +288,44 @@ pub fn run() -> Result<()> {
                             .unwrap_or_else(|p| p.into_inner().0);
                     }
                 };
-                let t0 = Instant::now();
-                let (header, decoded) = match frame.payload {
+                // Render only while someone looks: annotation costs a full-frame copy.
+                let want_annotated = publish_annotated
+                    && annotated_pub.get_inter_process_subscription_count().unwrap_or(0) > 0;
+                let (header, result) = match &frame.payload {
                     Payload::Raw(m) => {
-                        let r = raw_to_rgb(m.width, m.height, &m.encoding, m.is_bigendian != 0, m.step, &m.data, &mut rgb);
-                        (m.header, r)
+                        let payload = crate::frame::Payload::Raw {
+                            width: m.width,
+                            height: m.height,
+                            encoding: &m.encoding,
+                            is_bigendian: m.is_bigendian != 0,
+                            step: m.step,
+                            data: &m.data,
+                        };
+                        (&m.header, step.process(convert::plain_header(m.header.clone()), payload, want_annotated))
                     }
                     Payload::Compressed(m) => {
-                        let r = compressed_to_rgb(&m.format, &m.data, &mut rgb);
-                        (m.header, r)
+                        let payload = crate::frame::Payload::Compressed { format: &m.format, data: &m.data };
+                        (&m.header, step.process(convert::plain_header(m.header.clone()), payload, want_annotated))
                     }
                 };
-                if let Err(e) = decoded {
-                    let cause = e.cause();
-                    lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
-                    if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
-                        r2r::log_warn!(
-                            &logger,
-                            "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
-                            input_topic,
-                            header.frame_id,
-                            e,
-                            suppressed
-                        );
-                    }
-                    continue;
-                }
-                let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-                // A stamp going backwards means a bag restarted or the sim reset:
-                // tracks from the "future" must not leak into the new sequence.
-                let stamp = stamp_nanos(&header.stamp);
-                if last_stamp.is_some_and(|l| stamp < l) {
-                    r2r::log_info!(&logger, "input time jumped backwards: resetting face tracks");
-                    pipeline.reset();
-                }
-                last_stamp = Some(stamp);
-
-                let out = match pipeline.process(&rgb) {
+                let out = match result {
                     Ok(out) => out,
-                    Err(e) => {
+                    Err(StepError::Input(e)) => {
+                        let cause = e.cause();
+                        lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
+                        if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
+                            r2r::log_warn!(
+                                &logger,
+                                "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
+                                input_topic,
+                                header.frame_id,
+                                e,
+                                suppressed
+                            );
+                        }
+                        continue;
+                    }
+                    Err(StepError::Pipeline(e)) => {
                         lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
                         if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
                             r2r::log_error!(&logger, "pipeline failed on a frame: {:#} [{} similar suppressed]", e, suppressed);
@@ -341,15 +333,13 @@ pub fn run() -> Result<()> {
                         continue;
                     }
                 };
-                let processing_ms = t0.elapsed().as_secs_f64() * 1e3;
-                let msg = convert::array_msg(header.clone(), rgb.width(), rgb.height(), processing_ms, &out.faces);
-                let mut publish_failed = emotions_pub.publish(&msg).is_err();
-                // Render only while someone looks: annotation costs a full-frame copy.
-                if publish_annotated && annotated_pub.get_inter_process_subscription_count().unwrap_or(0) > 0 {
-                    annotated.clone_from(&rgb);
-                    annotate::draw_faces(&mut annotated, &out.faces);
+                if out.tracks_reset {
+                    r2r::log_info!(&logger, "input time jumped backwards: resetting face tracks");
+                }
+                let mut publish_failed = emotions_pub.publish(&convert::array_msg(out.msg)).is_err();
+                if let Some(annotated) = out.annotated {
                     let img = Image {
-                        header,
+                        header: convert::header(&out.msg.header),
                         height: annotated.height(),
                         width: annotated.width(),
                         encoding: "rgb8".into(),
@@ -361,7 +351,7 @@ pub fn run() -> Result<()> {
                 }
                 let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
                 let mut st = lock(&shared.stats);
-                st.on_processed(decode_ms, &out.timings, e2e_ms, out.faces.len());
+                st.on_processed(out.timings.decode_ms, &out.timings.stages, e2e_ms, out.faces.len());
                 if publish_failed {
                     st.publish_errors += 1;
                 }
