@@ -18,7 +18,6 @@ from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 from mcap_ros2.decoder import DecoderFactory
 from PIL import Image as PILImage
-from rosbags.highlevel import AnyReader
 
 EMOTIONS = [
     "neutral",
@@ -32,18 +31,7 @@ EMOTIONS = [
 ]
 
 
-def read_bag(path):
-    """{topic: [(log_time, message, raw bytes)]} in file order, decoded with the
-    schemas stored in the bag (what Foxglove does too)."""
-    out = {}
-    with AnyReader([Path(path)], default_typestore=bagtools.TYPESTORE) as r:
-        for conn, t, raw in r.messages():
-            out.setdefault(conn.topic, []).append(
-                (t, r.deserialize(raw, conn.msgtype), bytes(raw))
-            )
-        types = {c.topic: c.msgtype for c in r.connections}
-        defs = {c.topic: c.msgdef for c in r.connections}
-    return out, types, defs
+read_bag = bagtools.read_bag
 
 
 def stamp_ns(h):
