@@ -18,6 +18,7 @@ pub mod gate;
 pub mod image_io;
 pub mod models;
 pub mod msg;
+pub mod params;
 pub mod pipeline;
 pub mod resample;
 pub mod route;

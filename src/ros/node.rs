@@ -11,7 +11,6 @@
 //!   slower than the camera, the older pending frame is replaced (and counted
 //!   as dropped): memory and latency stay bounded.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -25,9 +24,10 @@ use r2r::std_msgs::msg::Header;
 use r2r::QosProfile;
 
 use super::convert;
-use super::params::{Given, InputQos, NodeParams, Transport};
+use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
 use crate::frame::{FrameStep, StepError};
+use crate::params::{resolve_models_dir, Settings};
 use crate::pipeline::Pipeline;
 
 const NODE_NAME: &str = "lowres_fer";
@@ -60,24 +60,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `models_dir` empty: the installed share/lowres_fer/models (first match on
-/// AMENT_PREFIX_PATH), else ./models for running from the source tree.
-fn resolve_models_dir(p: &std::path::Path) -> PathBuf {
-    if !p.as_os_str().is_empty() {
-        return p.to_path_buf();
-    }
-    if let Ok(prefixes) = std::env::var("AMENT_PREFIX_PATH") {
-        for pre in prefixes.split(':').filter(|s| !s.is_empty()) {
-            let cand = PathBuf::from(pre).join("share/lowres_fer/models");
-            if cand.join("manifest.json").is_file() {
-                return cand;
-            }
-        }
-    }
-    PathBuf::from("models")
-}
-
-fn qos(p: &NodeParams) -> QosProfile {
+fn qos(p: &Settings) -> QosProfile {
     match p.input_qos {
         InputQos::SensorData => QosProfile::sensor_data().keep_last(p.input_depth),
         InputQos::Reliable => QosProfile::default().keep_last(p.input_depth),
@@ -92,24 +75,21 @@ pub fn run() -> Result<()> {
     let logger = node.logger().to_string();
 
     // ---- parameters -------------------------------------------------------
-    let given: Given = lock(&node.params)
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
-    for unknown in NodeParams::unknown_names(&given) {
+    let given = ros_params::given(lock(&node.params).iter().map(|(k, v)| (k, &v.value)));
+    for unknown in ros_params::unknown_names(&given) {
         r2r::log_warn!(
             &logger,
             "ignoring unknown parameter '{}' (typo in a params file?)",
             unknown
         );
     }
-    let params = NodeParams::read(&given)?;
+    let params = Settings::read(&given)?;
     {
         let mut store = lock(&node.params);
-        for (name, value, description) in NodeParams::effective(&given) {
+        for (decl, value, description) in ros_params::declarations(&given) {
             let mut p = r2r::Parameter::new(value);
             p.description = description;
-            store.insert(name.to_string(), p);
+            store.insert(decl.name.to_string(), p);
         }
     }
 

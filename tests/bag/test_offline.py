@@ -572,3 +572,24 @@ def test_node_parameter_file_and_flags_configure_the_pipeline(run_tool, bags, tm
     params.write_text("/**:\n  ros__parameters:\n    detector:\n      nms_iou: 7.0\n")
     r = run_tool(bags["mcap_raw"][0], "-o", tmp_path / "bad", "--params-file", params)
     assert r.returncode == 2 and "detector.nms_iou" in r.stderr, r.stderr
+    # The node's own checks, cross-checks included: a geometry threshold below
+    # the detector-score gate is rejected by both tools.
+    params.write_text(
+        "/**:\n  ros__parameters:\n    classifier:\n"
+        "      min_detector_score: 0.7\n      min_score_without_geometry: 0.6\n"
+    )
+    r = run_tool(bags["mcap_raw"][0], "-o", tmp_path / "bad", "--params-file", params)
+    assert r.returncode == 2, r.stderr
+    assert "classifier.min_score_without_geometry" in r.stderr, r.stderr
+    # Unknown names: a warning naming them, as the node gives, and the run goes on.
+    params.write_text(
+        "/**:\n  ros__parameters:\n    detector:\n      tilling: all\n"
+        "    use_sim_time: true\n"
+    )
+    out = tmp_path / "unknown"
+    r = run_tool(
+        bags["mcap_raw"][0], "-o", out, "--params-file", params, "--max-frames", "2"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "ignoring unknown parameter 'detector.tilling'" in r.stderr, r.stderr
+    assert "use_sim_time" not in r.stderr, r.stderr
