@@ -46,7 +46,7 @@ pub enum Routing {
     Learned,
 }
 
-/// ONNX Runtime execution provider for the classifier.
+/// ONNX Runtime execution provider of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionProvider {
@@ -72,6 +72,8 @@ pub struct DetectorConfig {
     pub tiles_per_frame: u32,
     /// Threads for the detector session, >= 1.
     pub threads: u32,
+    /// ONNX Runtime execution provider of the detector session.
+    pub execution_provider: ExecutionProvider,
 }
 
 impl Default for DetectorConfig {

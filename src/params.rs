@@ -145,10 +145,12 @@ pub const PARAMS: &[Param] = &[
     p("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(1),
       "tiles per frame in `rotating` mode"),
     p("detector.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "detector threads"),
+    p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
+      Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("off"),
       "how a face is assigned to a classifier"),
     p("classifier.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
-      Default::Str("cpu"), "ONNX Runtime provider"),
+      Default::Str("cpu"), "ONNX Runtime provider of the classifiers"),
     p("classifier.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "classifier threads"),
     p("classifier.min_face_px", Kind::Double { lo: Lower::Closed(0.0), hi: 1000.0 },
       Default::Double(8.0), "smaller faces are reported `STATE_TOO_SMALL`"),
@@ -461,6 +463,7 @@ impl Settings {
             tiling: r.choice("detector.tiling")?,
             tiles_per_frame: r.u32("detector.tiles_per_frame")?,
             threads: r.u32("detector.threads")?,
+            execution_provider: r.choice("detector.execution_provider")?,
         };
         let classifier = ClassifierConfig {
             routing: r.choice("classifier.routing")?,

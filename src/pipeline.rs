@@ -2,13 +2,14 @@
 
 use std::time::Instant;
 
+use anyhow::Context as _;
 use image::{GrayImage, RgbImage};
 use serde::Serialize;
 
 use crate::config::PipelineConfig;
 use crate::detect::FaceDetector;
 use crate::face::{BBox, FaceResult, FaceState, NUM_EMOTIONS};
-use crate::models::Manifest;
+use crate::models::ModelStore;
 use crate::route::Router;
 use crate::track::Tracker;
 use crate::{align, gate, runtime};
@@ -56,9 +57,10 @@ impl Pipeline {
         let lib = (!cfg.onnxruntime_library.as_os_str().is_empty())
             .then_some(cfg.onnxruntime_library.as_path());
         let env = runtime::environment(lib)?;
-        let detector = FaceDetector::new(&env, &cfg.detector, &cfg.models_dir)?;
-        let manifest = Manifest::load(&cfg.models_dir)?;
-        let router = Router::new(&env, &cfg.models_dir, &manifest, &cfg.classifier)?;
+        let store = ModelStore::open(&env, &cfg.models_dir)
+            .context("models missing: run scripts/setup.sh (or scripts/fetch_models.sh)")?;
+        let detector = FaceDetector::new(&store, &cfg.detector)?;
+        let router = Router::new(&store, &cfg.classifier)?;
         let tracker = cfg.tracking.enabled.then(|| Tracker::new(&cfg.tracking));
         Ok(Self {
             cfg: cfg.clone(),

@@ -7,16 +7,13 @@
 //! and for learned routing one `resolution_recogniser` whose K outputs are the
 //! experts in ascending `face_px` order.
 
-use std::path::Path;
-
 use anyhow::bail;
 use image::GrayImage;
-use ort::environment::Environment;
 
 use crate::classify::{EmotionClassifier, FaceModel};
 use crate::config::{ClassifierConfig, Routing};
 use crate::face::NUM_EMOTIONS;
-use crate::models::Manifest;
+use crate::models::{Manifest, ModelStore};
 
 pub struct Router {
     mode: Routing,
@@ -43,12 +40,9 @@ fn by_role<'m>(manifest: &'m Manifest, role: &str) -> Vec<(&'m String, [f32; 2])
 }
 
 impl Router {
-    pub fn new(
-        env: &Environment,
-        models_dir: &Path,
-        manifest: &Manifest,
-        cfg: &ClassifierConfig,
-    ) -> anyhow::Result<Self> {
+    pub fn new(store: &ModelStore, cfg: &ClassifierConfig) -> anyhow::Result<Self> {
+        let manifest = store.manifest();
+        let models_dir = store.dir();
         let general = by_role(manifest, "classifier");
         let [(general, _)] = general.as_slice() else {
             bail!(
@@ -57,9 +51,7 @@ impl Router {
                 general.len()
             );
         };
-        let mut models = vec![EmotionClassifier::new(
-            env, models_dir, manifest, general, cfg,
-        )?];
+        let mut models = vec![EmotionClassifier::new(store, general, cfg)?];
         let mut bins = Vec::new();
         let mut rrn = None;
         if cfg.routing != Routing::Off {
@@ -73,9 +65,7 @@ impl Router {
                 );
             }
             for (name, bin) in &experts {
-                models.push(EmotionClassifier::new(
-                    env, models_dir, manifest, name, cfg,
-                )?);
+                models.push(EmotionClassifier::new(store, name, cfg)?);
                 bins.push(*bin);
             }
             if cfg.routing == Routing::Learned {
@@ -88,14 +78,7 @@ impl Router {
                         rrns.len()
                     );
                 };
-                rrn = Some(FaceModel::new(
-                    env,
-                    models_dir,
-                    manifest,
-                    name,
-                    cfg,
-                    experts.len(),
-                )?);
+                rrn = Some(FaceModel::new(store, name, cfg, experts.len())?);
             }
         }
         Ok(Self {

@@ -19,7 +19,7 @@ use image::GrayImage;
 use lowres_fer::classify::{degrade, EmotionClassifier};
 use lowres_fer::config::{ClassifierConfig, Routing};
 use lowres_fer::ferplus::{self, LabelRule};
-use lowres_fer::models::Manifest;
+use lowres_fer::models::ModelStore;
 use lowres_fer::resample::Resizer;
 use lowres_fer::route::Router;
 use lowres_fer::runtime;
@@ -80,26 +80,21 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let env = runtime::environment(None)?;
-    let manifest = Manifest::load(&models_dir)?;
+    let store = ModelStore::open(&env, &models_dir)?;
     let base = ClassifierConfig {
         threads: 1,
         ..Default::default()
     };
-    let mut single_res =
-        EmotionClassifier::new(&env, &models_dir, &manifest, SINGLE_RES_MODEL, &base)?;
+    let mut single_res = EmotionClassifier::new(&store, SINGLE_RES_MODEL, &base)?;
     let mut by_size = Router::new(
-        &env,
-        &models_dir,
-        &manifest,
+        &store,
         &ClassifierConfig {
             routing: Routing::FaceSize,
             ..base.clone()
         },
     )?;
     let mut learned = Router::new(
-        &env,
-        &models_dir,
-        &manifest,
+        &store,
         &ClassifierConfig {
             routing: Routing::Learned,
             ..base.clone()
