@@ -1,5 +1,7 @@
 //! Plain data that flows through the pipeline: detections, per-face results.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Number of FER+ emotion classes.
@@ -89,8 +91,9 @@ pub struct FaceResult {
     /// Face size in source pixels (side of the square box, before any resize).
     pub size_px: f32,
     pub state: FaceState,
-    /// Which classifier produced `probs` (e.g. "efc32", "efc_r10"); empty when not classified.
-    pub route: String,
+    /// Which classifier produced `probs` (e.g. "efc32", "efc_r10"); empty when not
+    /// classified. Shared with the pipeline's route table: no per-face copy.
+    pub route: Arc<str>,
     /// Class probabilities in [`EMOTIONS`] order (all zero when not classified).
     pub probs: [f32; NUM_EMOTIONS],
     /// Stable track id (0 when tracking is off).

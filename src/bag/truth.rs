@@ -272,7 +272,7 @@ mod tests {
             },
             size_px: 10.0,
             state,
-            route: String::new(),
+            route: "".into(),
             probs,
             track_id: 1,
             smoothed: None,
