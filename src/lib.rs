@@ -16,6 +16,7 @@ pub mod ferplus;
 pub mod frame;
 pub mod gate;
 pub mod image_io;
+pub mod logging;
 pub mod models;
 pub mod msg;
 pub mod params;

@@ -135,9 +135,9 @@ pub fn build_session(
                 .map_err(|e| anyhow!("{what}: cannot register execution provider {name}: {e}"))?;
             used = name;
         } else {
-            eprintln!(
-                "[lowres_fer] {what}: execution provider '{name}' is not available in this ONNX Runtime \
-                 build; falling back to cpu"
+            log::warn!(
+                "{what}: execution provider '{name}' is not available in this ONNX Runtime build; \
+                 falling back to cpu"
             );
         }
     }

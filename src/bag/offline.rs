@@ -265,7 +265,7 @@ fn bad_frame(
     let msg = format!("frame {index} (log time {log_time} ns) on {topic} cannot be decoded: {e:#}");
     if opts.skip_bad_frames {
         *skipped += 1;
-        eprintln!("\nwarning: {msg} (skipped)");
+        log::warn!("{msg} (skipped)");
         return Ok(ControlFlow::Continue(()));
     }
     bail!("{msg} (use --skip-bad-frames to skip such frames)");

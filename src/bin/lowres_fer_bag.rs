@@ -252,6 +252,7 @@ fn list_topics(path: &Path) -> Result<()> {
 }
 
 fn real_main() -> Result<()> {
+    lowres_fer::logging::init_stderr("lowres_fer_bag");
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match parse(argv) {
         Ok(c) => c,

@@ -357,6 +357,7 @@ pub fn run() -> Result<()> {
     let ctx = r2r::Context::create().context("cannot initialise ROS 2 (rcl)")?;
     let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
     let logger = node.logger().to_string();
+    super::logging::install(&logger);
     let params = read_parameters(&node, &logger)?;
     let (step, models_dir) = start_pipeline(&params)?;
 

@@ -316,7 +316,8 @@ def test_bad_frame_mid_bag_leaves_nothing_then_can_be_skipped(
         r.returncode == 1 and "frame 7" in r.stderr and "--skip-bad-frames" in r.stderr
     ), r.stderr
     assert list(outdir.iterdir()) == []
-    run_tool(bag, "-o", outdir / "eval", "--skip-bad-frames", check=True)
+    r = run_tool(bag, "-o", outdir / "eval", "--skip-bad-frames", check=True)
+    assert "lowres_fer_bag: warning: frame 7" in r.stderr, r.stderr
     s = json.loads((outdir / "eval" / "summary.json").read_text())
     assert s["frames_processed"] == 11 and s["frames_skipped_bad"] == 1
     topics, _, _ = read_bag(outdir / "eval")
