@@ -17,7 +17,7 @@ use image::GrayImage;
 
 use crate::classify::{EmotionClassifier, FaceModel};
 use crate::config::{ClassifierConfig, Routing};
-use crate::face::NUM_EMOTIONS;
+use crate::face::{argmax, NUM_EMOTIONS};
 use crate::models::{Manifest, ModelStore};
 
 /// A face crop, tagged with the index of its face in the frame's results.
@@ -48,13 +48,6 @@ pub enum Policy {
     FaceSize { bins: Vec<[f32; 2]> },
     /// The resolution recogniser's arg-max over the `experts` expert bins.
     Learned { experts: usize },
-}
-
-/// Index of the first largest value (0 for an empty slice).
-pub fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
 }
 
 /// The expert route of a native crop side `size_px` for sorted `bins`.
@@ -354,11 +347,5 @@ mod tests {
         assert!(Policy::Learned { experts: 0 }
             .assign(std::iter::empty(), &[], &mut r)
             .is_err());
-    }
-
-    #[test]
-    fn argmax_of_ties_and_empty() {
-        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
-        assert_eq!(argmax(&[]), 0);
     }
 }

@@ -122,20 +122,12 @@ fn csv_write<T: Serialize>(path: &Path, rows: &[T], header: &[&str]) -> Result<(
     std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn state_name(s: FaceState) -> &'static str {
-    match s {
-        FaceState::Classified => "classified",
-        FaceState::TooSmall => "too_small",
-        FaceState::LowDetectorScore => "low_detector_score",
-    }
-}
-
 fn track_summaries(rows: &[TrackRow]) -> Vec<TrackSummary> {
     let mut sorted: Vec<&TrackRow> = rows.iter().filter(|r| r.track_id > 0).collect();
     sorted.sort_by_key(|r| (r.track_id, r.frame));
     let mut out: Vec<TrackSummary> = Vec::new();
     for r in sorted {
-        let label = if r.state == "classified" {
+        let label = if r.state == FaceState::Classified.name() {
             r.top_label
         } else {
             "unclassified"
@@ -157,7 +149,7 @@ fn track_summaries(rows: &[TrackRow]) -> Vec<TrackSummary> {
         t.last_stamp_ns = r.stamp_ns;
         t.frames += 1;
         t.mean_face_size_px += r.face_size_px as f64;
-        if r.state == "classified" {
+        if r.state == FaceState::Classified.name() {
             t.classified_frames += 1;
         }
         match t.timeline.last_mut() {
@@ -209,7 +201,7 @@ impl Rows {
                 track_id: f.track_id,
                 frame: index,
                 stamp_ns: stamp,
-                state: state_name(f.state),
+                state: f.state.name(),
                 top_label: if classified { EMOTIONS[top] } else { "" },
                 top_confidence: if classified { conf } else { 0.0 },
                 x: f.detection.bbox.x,
