@@ -7,11 +7,13 @@
 
 pub mod align;
 pub mod annotate;
+#[cfg(feature = "bag")]
 pub mod bag;
 pub mod classify;
 pub mod config;
 pub mod detect;
 pub mod face;
+#[cfg(feature = "lab")]
 pub mod ferplus;
 pub mod frame;
 pub mod gate;

@@ -5,7 +5,7 @@
 //! - the ROS declarations of the node (src/ros/params.rs converts the values),
 //! - all validation: type, range and cross-checks ([`Settings::read`]; also
 //!   [`PipelineConfig::validate`] for configurations built in code),
-//! - the params-file reader of the bag tool ([`read_params_file`]) with the
+//! - the params-file reader of the bag tool (`read_params_file`, `bag` feature) with the
 //!   node's unknown-name rule ([`unknown_names`]) and `models_dir` resolution
 //!   ([`resolve_models_dir`]),
 //! - the typed defaults (`PipelineConfig::default()` and friends), and
@@ -15,6 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "bag")]
 use anyhow::{anyhow, Context as _};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -564,6 +565,7 @@ fn json_value(v: &serde_json::Value) -> Value {
     }
 }
 
+#[cfg(feature = "bag")]
 fn yaml_value(v: &serde_yaml::Value) -> Value {
     match v {
         serde_yaml::Value::Bool(b) => Value::Bool(*b),
@@ -582,6 +584,7 @@ fn yaml_value(v: &serde_yaml::Value) -> Value {
 /// The `ros__parameters` of a node parameter file (`<node>: ros__parameters:
 /// ...`, the first node section that has one), nested keys joined with dots as
 /// rcl does. Unknown names are returned too: see [`unknown_names`].
+#[cfg(feature = "bag")]
 pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
     let doc: serde_yaml::Value = serde_yaml::from_str(text).context("not YAML")?;
     let params = doc
@@ -614,6 +617,7 @@ pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
 }
 
 /// [`params_file_values`] of a file, errors naming the file.
+#[cfg(feature = "bag")]
 pub fn read_params_file(path: &Path) -> anyhow::Result<Given> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -780,6 +784,7 @@ mod tests {
         assert_eq!(unknown_names(&g), vec!["detector.modle".to_string()]);
     }
 
+    #[cfg(feature = "bag")]
     #[test]
     fn params_file_keys_are_dotted_and_typed() {
         let g = params_file_values(
@@ -796,7 +801,8 @@ mod tests {
     }
 
     /// config/default.yaml holds every parameter at its declared default, and
-    /// nothing else.
+    /// nothing else. (The YAML reader is part of the `bag` feature, a default one.)
+    #[cfg(feature = "bag")]
     #[test]
     fn default_yaml_matches_the_declarations() {
         let g = params_file_values(include_str!("../config/default.yaml")).unwrap();

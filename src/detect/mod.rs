@@ -9,6 +9,7 @@
 
 pub mod anchors;
 pub mod decode;
+#[cfg(feature = "lab")]
 pub mod eval;
 pub mod nms;
 pub mod preprocess;
