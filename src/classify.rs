@@ -3,17 +3,15 @@
 //! Input contract of the exported models (training/export.py): `face` [N,1,S,S]
 //! float grayscale in [0,1], output `logits` [N,8] in FER+ order; softmax is here.
 
-use std::path::Path;
-
 use anyhow::{bail, Context};
 use image::GrayImage;
-use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use crate::config::{ClassifierConfig, ExecutionProvider};
+use crate::config::ClassifierConfig;
 use crate::face::NUM_EMOTIONS;
-use crate::models::{self, Manifest};
+use crate::models::{ModelStore, SessionOptions};
 use crate::resample::Resizer;
 
 pub const INPUT_NAME: &str = "face";
@@ -64,55 +62,14 @@ pub fn degrade(
     out
 }
 
-/// Build an ONNX Runtime session from verified model bytes with the requested
-/// execution provider. CUDA / TensorRT fall back to CPU with a clear message when
-/// this ONNX Runtime build does not have them.
-pub fn build_session(
-    env: &Environment,
-    bytes: &[u8],
-    threads: u32,
-    provider: ExecutionProvider,
-    what: &str,
-) -> anyhow::Result<(Session, String)> {
-    use ort::ep::{self, ExecutionProvider as _};
-    let mut builder = Session::builder(env)?
-        .with_intra_threads(threads as usize)
-        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?
-        .with_inter_threads(1)
-        .map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
-    let mut used = "cpu".to_string();
-    let wanted: Option<(&str, bool, ep::ExecutionProviderDispatch)> = match provider {
-        ExecutionProvider::Cpu => None,
-        ExecutionProvider::Cuda => Some((
-            "cuda",
-            ep::CUDA::is_available().unwrap_or(false),
-            ep::CUDA::default().build(),
-        )),
-        ExecutionProvider::Tensorrt => Some((
-            "tensorrt",
-            ep::TensorRT::is_available().unwrap_or(false),
-            ep::TensorRT::default().build(),
-        )),
-    };
-    if let Some((name, available, dispatch)) = wanted {
-        if available {
-            builder = builder
-                .with_execution_providers([dispatch.error_on_failure()])
-                .map_err(|e| {
-                    anyhow::anyhow!("{what}: cannot register execution provider {name}: {e}")
-                })?;
-            used = name.to_string();
-        } else {
-            eprintln!(
-                "[lowres_fer] {what}: execution provider '{name}' is not available in this ONNX Runtime \
-                 build; falling back to cpu"
-            );
-        }
+/// Session settings of every classifier-side model (ORT's default
+/// optimisation level, all graph optimisations, spelled out).
+pub fn session_options(cfg: &ClassifierConfig) -> SessionOptions {
+    SessionOptions {
+        threads: cfg.threads,
+        provider: cfg.execution_provider,
+        optimization: GraphOptimizationLevel::All,
     }
-    let session = builder
-        .commit_from_memory(bytes)
-        .map_err(|e| anyhow::anyhow!("{what}: ONNX Runtime cannot load the model: {e}"))?;
-    Ok((session, used))
 }
 
 /// One ONNX model over grayscale face crops (`face` [N,1,S,S] -> `logits` [N,K]),
@@ -122,7 +79,7 @@ pub struct FaceModel {
     name: String,
     input_size: u32,
     classes: usize,
-    provider: String,
+    provider: &'static str,
     input: Vec<f32>,
     logits: Vec<f32>,
     scratch: GrayImage,
@@ -133,20 +90,16 @@ impl FaceModel {
     /// Load `file` from `models_dir` (sha256-checked against the manifest); the model
     /// must output `classes` logits per face.
     pub fn new(
-        env: &Environment,
-        models_dir: &Path,
-        manifest: &Manifest,
+        store: &ModelStore,
         file: &str,
         cfg: &ClassifierConfig,
         classes: usize,
     ) -> anyhow::Result<Self> {
-        let entry = manifest.entry(file)?;
+        let entry = store.entry(file)?;
         let input_size = entry
             .input_size
             .with_context(|| format!("manifest entry '{file}' has no input_size"))?;
-        let bytes = models::load_verified(models_dir, manifest, file)?;
-        let (session, provider) =
-            build_session(env, &bytes, cfg.threads, cfg.execution_provider, file)?;
+        let (session, provider) = store.session(file, session_options(cfg))?;
         let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
         if inputs != [INPUT_NAME] || outputs != [OUTPUT_NAME] {
@@ -177,7 +130,7 @@ impl FaceModel {
 
     /// Execution provider actually in use ("cpu", "cuda", "tensorrt").
     pub fn provider(&self) -> &str {
-        &self.provider
+        self.provider
     }
 
     /// Logits [N*K] for native-resolution grayscale crops, in one batched run. Each
@@ -244,14 +197,8 @@ impl FaceModel {
 pub struct EmotionClassifier(FaceModel);
 
 impl EmotionClassifier {
-    pub fn new(
-        env: &Environment,
-        models_dir: &Path,
-        manifest: &Manifest,
-        file: &str,
-        cfg: &ClassifierConfig,
-    ) -> anyhow::Result<Self> {
-        FaceModel::new(env, models_dir, manifest, file, cfg, NUM_EMOTIONS).map(Self)
+    pub fn new(store: &ModelStore, file: &str, cfg: &ClassifierConfig) -> anyhow::Result<Self> {
+        FaceModel::new(store, file, cfg, NUM_EMOTIONS).map(Self)
     }
 
     /// Model name used as the route label (file name without `.onnx`).

@@ -1,10 +1,15 @@
 //! Pipeline configuration: one typed, validated struct shared by the ROS node
-//! (parameters), the offline bag tool and the benches. Names match the ROS
-//! parameter names (dots for groups) documented in README.md and config/default.yaml.
+//! (parameters), the offline bag tool and the benches. Field names are the
+//! parameter names (dots for groups); names, defaults, ranges and docs are
+//! declared once in [`crate::params::PARAMS`], which `Default` and
+//! [`PipelineConfig::validate`] use.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use crate::params::InvalidParameter;
+use crate::params::Settings;
 
 /// Which BlazeFace model runs on the full frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +46,7 @@ pub enum Routing {
     Learned,
 }
 
-/// ONNX Runtime execution provider for the classifier.
+/// ONNX Runtime execution provider of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionProvider {
@@ -67,19 +72,13 @@ pub struct DetectorConfig {
     pub tiles_per_frame: u32,
     /// Threads for the detector session, >= 1.
     pub threads: u32,
+    /// ONNX Runtime execution provider of the detector session.
+    pub execution_provider: ExecutionProvider,
 }
 
 impl Default for DetectorConfig {
     fn default() -> Self {
-        Self {
-            model: DetectorModel::Back,
-            score_threshold: 0.5,
-            tile_score_threshold: 0.65,
-            nms_iou: 0.3,
-            tiling: TilingMode::Rotating,
-            tiles_per_frame: 1,
-            threads: 1,
-        }
+        Settings::defaults().pipeline.detector
     }
 }
 
@@ -105,17 +104,7 @@ pub struct ClassifierConfig {
 
 impl Default for ClassifierConfig {
     fn default() -> Self {
-        Self {
-            routing: Routing::Off,
-            execution_provider: ExecutionProvider::Cpu,
-            threads: 1,
-            min_face_px: 8.0,
-            // Chosen in docs/detection.md ("Quality gate"): with the geometry check,
-            // 0.66 rejects every no_face.mp4 detection and keeps 170/174 real faces.
-            min_detector_score: 0.66,
-            min_score_without_geometry: 0.8,
-            crop_margin: 0.1,
-        }
+        Settings::defaults().pipeline.classifier
     }
 }
 
@@ -133,12 +122,7 @@ pub struct TrackingConfig {
 
 impl Default for TrackingConfig {
     fn default() -> Self {
-        Self {
-            enabled: true,
-            iou_threshold: 0.3,
-            max_missed: 10,
-            smoothing_alpha: 0.4,
-        }
+        Settings::defaults().pipeline.tracking
     }
 }
 
@@ -156,120 +140,37 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
+        // The declared default of `models_dir` is "" (resolved by
+        // `params::resolve_models_dir`); code that builds a config gets ./models.
         Self {
             models_dir: PathBuf::from("models"),
-            onnxruntime_library: PathBuf::new(),
-            detector: DetectorConfig::default(),
-            classifier: ClassifierConfig::default(),
-            tracking: TrackingConfig::default(),
+            ..Settings::defaults().pipeline
         }
     }
 }
 
-/// A parameter value outside its allowed range.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("parameter '{name}' = {value} is invalid: allowed {allowed}")]
-pub struct InvalidParameter {
-    pub name: &'static str,
-    pub value: String,
-    pub allowed: &'static str,
-}
-
-fn check(
-    ok: bool,
-    name: &'static str,
-    value: impl ToString,
-    allowed: &'static str,
-) -> Result<(), InvalidParameter> {
-    if ok {
-        Ok(())
-    } else {
-        Err(InvalidParameter {
-            name,
-            value: value.to_string(),
-            allowed,
-        })
-    }
-}
-
-fn unit(v: f32) -> bool {
-    (0.0..=1.0).contains(&v)
-}
-
 impl PipelineConfig {
-    /// Reject values outside their documented ranges, naming the parameter.
+    /// Reject values outside their declared ranges (and failed cross-checks),
+    /// naming the parameter: the same checks as the parameters get.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
-        let d = &self.detector;
-        check(
-            unit(d.score_threshold),
-            "detector.score_threshold",
-            d.score_threshold,
-            "[0.0, 1.0]",
-        )?;
-        check(
-            unit(d.tile_score_threshold),
-            "detector.tile_score_threshold",
-            d.tile_score_threshold,
-            "[0.0, 1.0]",
-        )?;
-        check(unit(d.nms_iou), "detector.nms_iou", d.nms_iou, "[0.0, 1.0]")?;
-        check(
-            d.tiles_per_frame <= 64,
-            "detector.tiles_per_frame",
-            d.tiles_per_frame,
-            "[0, 64]",
-        )?;
-        check(
-            (1..=64).contains(&d.threads),
-            "detector.threads",
-            d.threads,
-            "[1, 64]",
-        )?;
-        let c = &self.classifier;
-        check(
-            (1..=64).contains(&c.threads),
-            "classifier.threads",
-            c.threads,
-            "[1, 64]",
-        )?;
-        check(
-            (0.0..=1000.0).contains(&c.min_face_px),
-            "classifier.min_face_px",
-            c.min_face_px,
-            "[0.0, 1000.0]",
-        )?;
-        check(
-            unit(c.min_detector_score),
-            "classifier.min_detector_score",
-            c.min_detector_score,
-            "[0.0, 1.0]",
-        )?;
-        check(
-            unit(c.crop_margin),
-            "classifier.crop_margin",
-            c.crop_margin,
-            "[0.0, 1.0]",
-        )?;
-        let t = &self.tracking;
-        check(
-            unit(t.iou_threshold),
-            "tracking.iou_threshold",
-            t.iou_threshold,
-            "[0.0, 1.0]",
-        )?;
-        check(
-            t.max_missed <= 1000,
-            "tracking.max_missed",
-            t.max_missed,
-            "[0, 1000]",
-        )?;
-        check(
-            t.smoothing_alpha > 0.0 && t.smoothing_alpha <= 1.0,
-            "tracking.smoothing_alpha",
-            t.smoothing_alpha,
-            "(0.0, 1.0]",
-        )?;
-        Ok(())
+        for (name, p) in [
+            ("models_dir", &self.models_dir),
+            ("onnxruntime_library", &self.onnxruntime_library),
+        ] {
+            if p.to_str().is_none() {
+                return Err(InvalidParameter::Type {
+                    name,
+                    got: "non-UTF-8 path",
+                    want: "string",
+                });
+            }
+        }
+        let values = crate::params::pipeline_values(self).map_err(|_| InvalidParameter::Type {
+            name: "models_dir",
+            got: "unserializable configuration",
+            want: "string",
+        })?;
+        Settings::read(&values).map(|_| ())
     }
 }
 
@@ -289,7 +190,7 @@ mod tests {
         let mut cfg = PipelineConfig::default();
         cfg.detector.score_threshold = 1.5;
         let err = cfg.validate().unwrap_err();
-        assert_eq!(err.name, "detector.score_threshold");
+        assert_eq!(err.name(), "detector.score_threshold");
         assert!(err.to_string().contains("[0.0, 1.0]"));
     }
 }

@@ -1,5 +1,7 @@
 //! Plain data that flows through the pipeline: detections, per-face results.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// Number of FER+ emotion classes.
@@ -16,6 +18,50 @@ pub const EMOTIONS: [&str; NUM_EMOTIONS] = [
     "fear",
     "contempt",
 ];
+
+/// Index of the first largest value (0 for an empty slice): the one arg-max of
+/// the project (top class, recogniser bin, evaluation).
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |b, (i, &x)| if x > v[b] { i } else { b })
+}
+
+/// Greedy one-to-one matching by decreasing IoU: pairs (a, b) with
+/// `iou(a, b) >= min_iou`, best first, ties by lower `a` then lower `b` index,
+/// each `a` and each `b` used at most once. `matched[a]` gets its `b`. The
+/// tracker and the ground-truth scoring share it; `pairs` and `b_used` are
+/// scratch buffers kept by the caller (no allocation once they have grown).
+pub fn greedy_iou_match(
+    n_a: usize,
+    n_b: usize,
+    iou: impl Fn(usize, usize) -> f32,
+    min_iou: f32,
+    pairs: &mut Vec<(f32, usize, usize)>,
+    b_used: &mut Vec<bool>,
+    matched: &mut Vec<Option<usize>>,
+) {
+    pairs.clear();
+    for a in 0..n_a {
+        for b in 0..n_b {
+            let v = iou(a, b);
+            if v >= min_iou {
+                pairs.push((v, a, b));
+            }
+        }
+    }
+    pairs.sort_unstable_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    b_used.clear();
+    b_used.resize(n_b, false);
+    matched.clear();
+    matched.resize(n_a, None);
+    for &(_, a, b) in pairs.iter() {
+        if matched[a].is_none() && !b_used[b] {
+            matched[a] = Some(b);
+            b_used[b] = true;
+        }
+    }
+}
 
 /// Axis-aligned box in source-image pixels (top-left corner, width, height).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
@@ -73,6 +119,7 @@ pub struct Detection {
 
 /// Whether a face got an emotion, and if not, why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FaceState {
     /// Classified: probabilities are meaningful.
     Classified,
@@ -89,8 +136,9 @@ pub struct FaceResult {
     /// Face size in source pixels (side of the square box, before any resize).
     pub size_px: f32,
     pub state: FaceState,
-    /// Which classifier produced `probs` (e.g. "efc32", "efc_r10"); empty when not classified.
-    pub route: String,
+    /// Which classifier produced `probs` (e.g. "efc32", "efc_r10"); empty when not
+    /// classified. Shared with the pipeline's route table: no per-face copy.
+    pub route: Arc<str>,
     /// Class probabilities in [`EMOTIONS`] order (all zero when not classified).
     pub probs: [f32; NUM_EMOTIONS],
     /// Stable track id (0 when tracking is off).
@@ -100,6 +148,15 @@ pub struct FaceResult {
 }
 
 impl FaceState {
+    /// The one name of a state (serde's too; `STATE_<NAME>` in msg/FaceEmotion.msg).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaceState::Classified => "classified",
+            FaceState::TooSmall => "too_small",
+            FaceState::LowDetectorScore => "low_detector_score",
+        }
+    }
+
     /// The `FaceEmotion.STATE_*` constant of msg/FaceEmotion.msg.
     pub fn code(self) -> u8 {
         match self {
@@ -149,19 +206,49 @@ impl FaceResult {
     /// Index and probability of the top class of the (smoothed, if present) distribution.
     pub fn top(&self) -> (usize, f32) {
         let p = self.smoothed.as_ref().unwrap_or(&self.probs);
-        let mut best = (0, p[0]);
-        for (i, &v) in p.iter().enumerate().skip(1) {
-            if v > best.1 {
-                best = (i, v);
-            }
-        }
-        best
+        let i = argmax(p);
+        (i, p[i])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_largest() {
+        assert_eq!(argmax(&[1.0, 3.0, 3.0]), 1);
+        assert_eq!(argmax(&[-1.0]), 0);
+        assert_eq!(argmax(&[]), 0);
+    }
+
+    #[test]
+    fn greedy_match_is_one_to_one_best_first_and_thresholded() {
+        // iou[a][b]
+        let iou = [[0.9, 0.8, 0.0], [0.85, 0.2, 0.0], [0.5, 0.5, 0.1]];
+        let (mut pairs, mut used, mut m) = (Vec::new(), Vec::new(), Vec::new());
+        greedy_iou_match(3, 3, |a, b| iou[a][b], 0.3, &mut pairs, &mut used, &mut m);
+        // a0 takes b0 (0.9); a1's best b0 is gone and 0.2 < 0.3; a2 ties 0.5/0.5,
+        // b0 is used, so b1.
+        assert_eq!(m, [Some(0), None, Some(1)]);
+        assert_eq!(used, [true, true, false]);
+        // Exact ties go to the lower indices.
+        greedy_iou_match(2, 2, |_, _| 0.5, 0.3, &mut pairs, &mut used, &mut m);
+        assert_eq!(m, [Some(0), Some(1)]);
+        greedy_iou_match(0, 2, |_, _| 1.0, 0.3, &mut pairs, &mut used, &mut m);
+        assert!(m.is_empty() && used == [false, false]);
+    }
+
+    #[test]
+    fn state_names_match_serde() {
+        for s in [
+            FaceState::Classified,
+            FaceState::TooSmall,
+            FaceState::LowDetectorScore,
+        ] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.name());
+        }
+    }
 
     #[test]
     fn state_codes_and_class_names_match_the_message_definitions() {

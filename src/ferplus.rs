@@ -257,14 +257,9 @@ pub fn expected_calibration_error(
         .sum()
 }
 
+/// Predicted class of a probability vector ([`crate::face::argmax`]).
 pub fn argmax(p: &[f32; NUM_EMOTIONS]) -> usize {
-    let mut best = 0;
-    for i in 1..NUM_EMOTIONS {
-        if p[i] > p[best] {
-            best = i;
-        }
-    }
-    best
+    crate::face::argmax(p)
 }
 
 /// Human-readable table row set for one resolution.

@@ -1,20 +1,28 @@
 //! lowres_fer: facial emotion recognition for distant, low-resolution faces.
 //!
-//! The core is ROS-free: `frame -> faces -> crops -> (route) -> emotions -> tracks`.
+//! The core is ROS-free: `frame -> faces -> crops -> (route) -> emotions -> tracks`,
+//! wrapped per input image by [`frame::FrameStep`] (decode, stamp policy,
+//! message values) that both the node and the bag tool call.
 //! The `ros` feature adds the thin r2r node layer in [`ros`].
 
 pub mod align;
 pub mod annotate;
+#[cfg(feature = "bag")]
 pub mod bag;
 pub mod classify;
 pub mod config;
 pub mod degrade;
 pub mod detect;
 pub mod face;
+#[cfg(feature = "lab")]
 pub mod ferplus;
+pub mod frame;
 pub mod gate;
 pub mod image_io;
+pub mod logging;
 pub mod models;
+pub mod msg;
+pub mod params;
 pub mod pipeline;
 pub mod resample;
 pub mod route;

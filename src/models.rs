@@ -1,13 +1,23 @@
 //! Model files and their manifest (`models/manifest.json`): every model the node
 //! loads is checked against a pinned sha256, so a corrupt, truncated or mismatched
 //! file is a clear start-up error instead of garbage output.
+//!
+//! [`ModelStore`] is the one way in: the manifest is loaded once per pipeline,
+//! each file is read and hashed once, and every ONNX Runtime session (detector,
+//! classifiers, resolution recogniser) is built by [`build_session`] with its
+//! threads, execution provider and optimisation level.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use crate::config::ExecutionProvider;
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -77,9 +87,122 @@ pub fn load_verified(
     Ok(bytes)
 }
 
+/// How one ONNX Runtime session is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// Intra-op threads (inter-op is always 1: the graphs are sequential).
+    pub threads: u32,
+    pub provider: ExecutionProvider,
+    pub optimization: GraphOptimizationLevel,
+}
+
+/// Build an ONNX Runtime session from verified model bytes: the one place a
+/// session is configured. CUDA / TensorRT fall back to CPU with a clear message
+/// when this ONNX Runtime build does not have them. Returns the session and the
+/// provider actually in use ("cpu", "cuda", "tensorrt").
+pub fn build_session(
+    env: &Environment,
+    bytes: &[u8],
+    opts: SessionOptions,
+    what: &str,
+) -> anyhow::Result<(Session, &'static str)> {
+    use ort::ep::{self, ExecutionProvider as _};
+    let mut builder = Session::builder(env)?
+        .with_optimization_level(opts.optimization)
+        .map_err(|e| anyhow!("{what}: {e}"))?
+        .with_intra_threads(opts.threads.max(1) as usize)
+        .map_err(|e| anyhow!("{what}: {e}"))?
+        .with_inter_threads(1)
+        .map_err(|e| anyhow!("{what}: {e}"))?;
+    let mut used = "cpu";
+    let wanted: Option<(&'static str, bool, ep::ExecutionProviderDispatch)> = match opts.provider {
+        ExecutionProvider::Cpu => None,
+        ExecutionProvider::Cuda => Some((
+            "cuda",
+            ep::CUDA::is_available().unwrap_or(false),
+            ep::CUDA::default().build(),
+        )),
+        ExecutionProvider::Tensorrt => Some((
+            "tensorrt",
+            ep::TensorRT::is_available().unwrap_or(false),
+            ep::TensorRT::default().build(),
+        )),
+    };
+    if let Some((name, available, dispatch)) = wanted {
+        if available {
+            builder = builder
+                .with_execution_providers([dispatch.error_on_failure()])
+                .map_err(|e| anyhow!("{what}: cannot register execution provider {name}: {e}"))?;
+            used = name;
+        } else {
+            log::warn!(
+                "{what}: execution provider '{name}' is not available in this ONNX Runtime build; \
+                 falling back to cpu"
+            );
+        }
+    }
+    let session = builder
+        .commit_from_memory(bytes)
+        .map_err(|e| anyhow!("{what}: ONNX Runtime cannot load the model: {e}"))?;
+    Ok((session, used))
+}
+
+/// A models directory with its manifest, loaded once.
+pub struct ModelStore {
+    env: Environment,
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl ModelStore {
+    /// Load `dir/manifest.json` (the files are read when a session is built).
+    pub fn open(env: &Environment, dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            env: env.clone(),
+            dir: dir.to_path_buf(),
+            manifest: Manifest::load(dir)?,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn entry(&self, file: &str) -> anyhow::Result<&ModelEntry> {
+        self.manifest.entry(file)
+    }
+
+    /// Read `file`, check its sha256 against the manifest and build its
+    /// session from exactly the verified bytes.
+    pub fn session(
+        &self,
+        file: &str,
+        opts: SessionOptions,
+    ) -> anyhow::Result<(Session, &'static str)> {
+        let bytes = load_verified(&self.dir, &self.manifest, file)?;
+        build_session(&self.env, &bytes, opts, file)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_problems_are_clear_errors() {
+        let dir = std::env::temp_dir().join(format!("lowres_fer_manifest_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = format!("{:#}", Manifest::load(&dir).unwrap_err());
+        assert!(err.contains("cannot read model manifest"), "{err}");
+        std::fs::write(dir.join(MANIFEST_FILE), b"{not json").unwrap();
+        let err = format!("{:#}", Manifest::load(&dir).unwrap_err());
+        assert!(err.contains("not valid JSON"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn corrupt_model_is_rejected_with_a_clear_error() {

@@ -1,15 +1,17 @@
 //! The per-frame pipeline: frame -> faces -> crops -> (route) -> emotions -> tracks.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use anyhow::Context as _;
 use image::{GrayImage, RgbImage};
 use serde::Serialize;
 
 use crate::config::PipelineConfig;
 use crate::detect::FaceDetector;
 use crate::face::{BBox, FaceResult, FaceState, NUM_EMOTIONS};
-use crate::models::Manifest;
-use crate::route::Router;
+use crate::models::ModelStore;
+use crate::route::{Classified, Crop, Router};
 use crate::track::Tracker;
 use crate::{align, gate, runtime};
 
@@ -36,13 +38,15 @@ pub struct Pipeline {
     router: Router,
     tracker: Option<Tracker>,
     output: FrameOutput,
+    /// Model name of each route, shared by every face it classifies.
+    route_names: Vec<Arc<str>>,
+    /// The empty route of unclassified faces.
+    no_route: Arc<str>,
     // Reused per frame.
     hints: Vec<BBox>,
-    crops: Vec<GrayImage>,
-    crop_sizes: Vec<f32>,
-    crop_faces: Vec<usize>,
-    probs: Vec<[f32; NUM_EMOTIONS]>,
-    routes: Vec<usize>,
+    /// Crop pool: the first `n` of a frame are in use, the rest keep their buffers.
+    crops: Vec<Crop>,
+    classified: Vec<Classified>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -56,22 +60,25 @@ impl Pipeline {
         let lib = (!cfg.onnxruntime_library.as_os_str().is_empty())
             .then_some(cfg.onnxruntime_library.as_path());
         let env = runtime::environment(lib)?;
-        let detector = FaceDetector::new(&env, &cfg.detector, &cfg.models_dir)?;
-        let manifest = Manifest::load(&cfg.models_dir)?;
-        let router = Router::new(&env, &cfg.models_dir, &manifest, &cfg.classifier)?;
+        let store = ModelStore::open(&env, &cfg.models_dir)
+            .context("models missing: run scripts/setup.sh (or scripts/fetch_models.sh)")?;
+        let detector = FaceDetector::new(&store, &cfg.detector)?;
+        let router = Router::new(&store, &cfg.classifier)?;
         let tracker = cfg.tracking.enabled.then(|| Tracker::new(&cfg.tracking));
+        let route_names = (0..router.routes())
+            .map(|r| Arc::from(router.route_name(r)))
+            .collect();
         Ok(Self {
             cfg: cfg.clone(),
             detector,
             router,
             tracker,
             output: FrameOutput::default(),
+            route_names,
+            no_route: Arc::from(""),
             hints: Vec::new(),
             crops: Vec::new(),
-            crop_sizes: Vec::new(),
-            crop_faces: Vec::new(),
-            probs: Vec::new(),
-            routes: Vec::new(),
+            classified: Vec::new(),
         })
     }
 
@@ -99,8 +106,7 @@ impl Pipeline {
         let c = &self.cfg.classifier;
         let faces = &mut self.output.faces;
         faces.clear();
-        self.crop_sizes.clear();
-        self.crop_faces.clear();
+        let mut n = 0;
         for det in detections {
             let size_px = det.bbox.w.max(det.bbox.h);
             // The quality gate: too small or too uncertain faces get no emotion, so a
@@ -115,20 +121,25 @@ impl Pipeline {
                 FaceState::Classified
             };
             if state == FaceState::Classified {
-                let k = self.crop_sizes.len();
-                if self.crops.len() <= k {
-                    self.crops.push(GrayImage::new(0, 0));
+                if self.crops.len() <= n {
+                    self.crops.push(Crop {
+                        face: 0,
+                        size_px: 0.0,
+                        image: GrayImage::new(0, 0),
+                    });
                 }
-                align::aligned_crop(frame, &det, c.crop_margin, &mut self.crops[k]);
+                let crop = &mut self.crops[n];
+                align::aligned_crop(frame, &det, c.crop_margin, &mut crop.image);
+                crop.face = faces.len();
                 // Routing signal: the native side of what the classifier will see.
-                self.crop_sizes.push(self.crops[k].width() as f32);
-                self.crop_faces.push(faces.len());
+                crop.size_px = crop.image.width() as f32;
+                n += 1;
             }
             faces.push(FaceResult {
                 detection: det,
                 size_px,
                 state,
-                route: String::new(),
+                route: self.no_route.clone(),
                 probs: [0.0; NUM_EMOTIONS],
                 track_id: 0,
                 smoothed: None,
@@ -137,17 +148,14 @@ impl Pipeline {
         let align_ms = ms(t);
 
         let t = Instant::now();
-        let n = self.crop_sizes.len();
-        self.router.classify(
-            &self.crops[..n],
-            &self.crop_sizes,
-            &mut self.probs,
-            &mut self.routes,
-        )?;
-        for (k, &fi) in self.crop_faces.iter().enumerate() {
-            let face = &mut faces[fi];
-            face.probs = self.probs[k];
-            face.route.push_str(self.router.route_name(self.routes[k]));
+        self.router
+            .classify(&self.crops[..n], &mut self.classified)?;
+        for c in &self.classified {
+            if let (Some(face), Some(name)) = (faces.get_mut(c.face), self.route_names.get(c.route))
+            {
+                face.probs = c.probs;
+                face.route = name.clone();
+            }
         }
         let classify_ms = ms(t);
 

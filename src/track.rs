@@ -6,7 +6,7 @@
 //! a stable emotion instead of frame-to-frame flicker.
 
 use crate::config::TrackingConfig;
-use crate::face::{BBox, FaceResult, FaceState, NUM_EMOTIONS};
+use crate::face::{greedy_iou_match, BBox, FaceResult, FaceState, NUM_EMOTIONS};
 
 #[derive(Debug, Clone)]
 struct Track {
@@ -49,26 +49,16 @@ impl Tracker {
 
     /// Assign `track_id` and `smoothed` to every face of this frame.
     pub fn update(&mut self, faces: &mut [FaceResult]) {
-        self.pairs.clear();
-        for (fi, face) in faces.iter().enumerate() {
-            for (ti, track) in self.tracks.iter().enumerate() {
-                let iou = face.detection.bbox.iou(&track.bbox);
-                if iou >= self.cfg.iou_threshold {
-                    self.pairs.push((iou, fi, ti));
-                }
-            }
-        }
-        self.pairs.sort_unstable_by(|a, b| b.0.total_cmp(&a.0));
-        self.track_used.clear();
-        self.track_used.resize(self.tracks.len(), false);
-        self.face_track.clear();
-        self.face_track.resize(faces.len(), None);
-        for &(_, fi, ti) in &self.pairs {
-            if self.face_track[fi].is_none() && !self.track_used[ti] {
-                self.face_track[fi] = Some(ti);
-                self.track_used[ti] = true;
-            }
-        }
+        let tracks = &self.tracks;
+        greedy_iou_match(
+            faces.len(),
+            tracks.len(),
+            |fi, ti| faces[fi].detection.bbox.iou(&tracks[ti].bbox),
+            self.cfg.iou_threshold,
+            &mut self.pairs,
+            &mut self.track_used,
+            &mut self.face_track,
+        );
         for track in &mut self.tracks {
             track.missed += 1;
         }

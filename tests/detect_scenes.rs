@@ -14,7 +14,10 @@ fn detector(cfg: DetectorConfig) -> FaceDetector {
         panic!("{e:#}\nONNX Runtime is needed: run scripts/setup.sh / scripts/fetch_models.sh and set ORT_DYLIB_PATH")
     });
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
-    FaceDetector::new(&env, &cfg, &models).unwrap_or_else(|e| {
+    let store = lowres_fer::models::ModelStore::open(&env, &models).unwrap_or_else(|e| {
+        panic!("{e:#}\nrun scripts/fetch_models.sh to fetch the BlazeFace models")
+    });
+    FaceDetector::new(&store, &cfg).unwrap_or_else(|e| {
         panic!("{e:#}\nrun scripts/fetch_models.sh to fetch the BlazeFace models")
     })
 }

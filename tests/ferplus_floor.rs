@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use lowres_fer::classify::EmotionClassifier;
 use lowres_fer::config::ClassifierConfig;
 use lowres_fer::ferplus::{self, LabelRule};
-use lowres_fer::models::Manifest;
+use lowres_fer::models::ModelStore;
 use lowres_fer::runtime;
 
 const MODEL: &str = "efc_all_s32.onnx";
@@ -39,13 +39,12 @@ fn committed_model_holds_its_model_card_accuracy_at_20px() {
         .expect("R=20 majority accuracy recorded");
 
     let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
-    let manifest = Manifest::load(&models).expect("manifest");
+    let store = ModelStore::open(&env, &models).expect("manifest");
     let cfg = ClassifierConfig {
         threads: 2,
         ..Default::default()
     };
-    let mut clf =
-        EmotionClassifier::new(&env, &models, &manifest, MODEL, &cfg).expect("model loads");
+    let mut clf = EmotionClassifier::new(&store, MODEL, &cfg).expect("model loads");
     let root = ferplus::dataset_root(
         &shared().join("data/ferplus.tar.gz"),
         &ferplus::default_cache(),

@@ -39,7 +39,7 @@ fn routes(p: &mut Pipeline, frame: &image::RgbImage) -> Vec<(String, f32)> {
                 "{:?}",
                 f.probs
             );
-            (f.route.clone(), f.size_px)
+            (f.route.to_string(), f.size_px)
         })
         .collect()
 }

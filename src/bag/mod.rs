@@ -7,5 +7,6 @@ pub mod cdr;
 pub mod msgs;
 pub mod offline;
 pub mod reader;
+mod report;
 pub mod truth;
 pub mod writer;

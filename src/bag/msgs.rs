@@ -2,32 +2,18 @@
 //! (de)serialisation, and their ros2msg schema texts for MCAP.
 //!
 //! Field order must match the .msg definitions exactly: CDR has no field names.
-//! `FaceEmotion`/`FaceEmotionArray` are filled with the same semantics as the
-//! node's `src/ros/convert.rs` (which needs r2r and so cannot be shared with a
-//! ROS-free tool), so a bag written offline and a live recording of the node
-//! carry the same values.
+//! `Header`, `FaceEmotion` and `FaceEmotionArray` are the plain values of
+//! [`crate::msg`] (what [`crate::frame::FrameStep`] produces for the node too);
+//! only their CDR codecs live here.
 
 use super::cdr::{CdrError, CdrReader, CdrWriter};
-use crate::face::{FaceResult, NUM_EMOTIONS};
+pub use crate::msg::{FaceEmotion, FaceEmotionArray, Header};
 
 pub const IMAGE_TYPE: &str = "sensor_msgs/msg/Image";
 pub const COMPRESSED_IMAGE_TYPE: &str = "sensor_msgs/msg/CompressedImage";
 pub const FACE_EMOTION_ARRAY_TYPE: &str = "lowres_fer/msg/FaceEmotionArray";
 
-/// std_msgs/Header.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Header {
-    pub sec: i32,
-    pub nanosec: u32,
-    pub frame_id: String,
-}
-
 impl Header {
-    /// Stamp in nanoseconds (i64: stamps before 1970 are legal in sim).
-    pub fn stamp_ns(&self) -> i64 {
-        self.sec as i64 * 1_000_000_000 + self.nanosec as i64
-    }
-
     fn read(r: &mut CdrReader) -> Result<Self, CdrError> {
         Ok(Self {
             sec: r.i32()?,
@@ -110,59 +96,7 @@ impl<'a> CompressedImage<'a> {
     }
 }
 
-/// lowres_fer/FaceEmotion.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FaceEmotion {
-    pub face_id: u64,
-    pub x: f32,
-    pub y: f32,
-    pub width: f32,
-    pub height: f32,
-    pub detector_score: f32,
-    /// geometry_msgs/Point32[6]: (x, y, z) with z = 0.
-    pub keypoints: [[f32; 3]; 6],
-    pub face_size_px: f32,
-    pub state: u8,
-    pub classifier: String,
-    pub probabilities: [f32; NUM_EMOTIONS],
-    pub has_smoothed: bool,
-    pub smoothed_probabilities: [f32; NUM_EMOTIONS],
-    pub top_class: u8,
-    pub top_label: String,
-    pub top_confidence: f32,
-}
-
 impl FaceEmotion {
-    /// Same mapping as the node (src/ros/convert.rs `face_msg`): unclassified
-    /// faces carry zero probabilities, no classifier, no smoothed values and an
-    /// empty top label.
-    pub fn from_result(f: &FaceResult) -> Self {
-        let d = &f.detection;
-        let e = f.published();
-        let mut keypoints = [[0.0f32; 3]; 6];
-        for (k, p) in keypoints.iter_mut().zip(d.keypoints.iter()) {
-            *k = [p[0], p[1], 0.0];
-        }
-        Self {
-            face_id: f.track_id,
-            x: d.bbox.x,
-            y: d.bbox.y,
-            width: d.bbox.w,
-            height: d.bbox.h,
-            detector_score: d.score,
-            keypoints,
-            face_size_px: f.size_px,
-            state: f.state.code(),
-            classifier: e.classifier.to_string(),
-            probabilities: e.probabilities,
-            has_smoothed: e.smoothed.is_some(),
-            smoothed_probabilities: e.smoothed.unwrap_or([0.0; NUM_EMOTIONS]),
-            top_class: e.top_class,
-            top_label: e.top_label.to_string(),
-            top_confidence: e.top_confidence,
-        }
-    }
-
     fn write(&self, w: &mut CdrWriter) {
         w.u64(self.face_id);
         for v in [self.x, self.y, self.width, self.height, self.detector_score] {
@@ -219,16 +153,6 @@ impl FaceEmotion {
         f.top_confidence = r.f32()?;
         Ok(f)
     }
-}
-
-/// lowres_fer/FaceEmotionArray.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct FaceEmotionArray {
-    pub header: Header,
-    pub image_width: u32,
-    pub image_height: u32,
-    pub processing_time_ms: f32,
-    pub faces: Vec<FaceEmotion>,
 }
 
 impl FaceEmotionArray {

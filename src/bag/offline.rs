@@ -5,27 +5,25 @@
 //! renamed into place only when everything succeeded, so a failure (corrupt
 //! bag, bad frame, full disk) never leaves a half-written bag that looks valid.
 
+use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use image::RgbImage;
 use serde::Serialize;
 
 use super::msgs::{
-    CompressedImage, FaceEmotion, FaceEmotionArray, Header, Image, COMPRESSED_IMAGE_TYPE,
-    FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
+    CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
 use super::reader::Bag;
+use super::report::{FacesPerFrame, Rows, Stat, TrackSummary};
 use super::truth::{GroundTruth, Metrics};
 use super::writer::BagWriter;
-use crate::annotate;
 use crate::config::PipelineConfig;
-use crate::face::{FaceState, EMOTIONS};
-use crate::image_io::{compressed_to_rgb, raw_to_rgb};
-use crate::pipeline::{Pipeline, StageTimings};
+use crate::frame::{FrameStep, Payload, StepError};
+use crate::pipeline::Pipeline;
 
 /// How annotated frames are written to the output bag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,83 +58,6 @@ pub struct Options {
     pub progress: bool,
 }
 
-/// One processed frame (a row of frames.csv).
-#[derive(Debug, Clone, Serialize)]
-struct FrameRow {
-    index: u64,
-    log_time_ns: u64,
-    stamp_ns: i64,
-    width: u32,
-    height: u32,
-    faces: usize,
-    classified: usize,
-    decode_ms: f64,
-    #[serde(flatten)]
-    timings: StageTimings,
-    processing_ms: f64,
-}
-
-/// One face of one frame of a track (a row of tracks.csv).
-#[derive(Debug, Clone, Serialize)]
-struct TrackRow {
-    track_id: u64,
-    frame: u64,
-    stamp_ns: i64,
-    state: &'static str,
-    top_label: &'static str,
-    top_confidence: f32,
-    x: f32,
-    y: f32,
-    width: f32,
-    height: f32,
-    face_size_px: f32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Segment {
-    label: String,
-    start_stamp_ns: i64,
-    end_stamp_ns: i64,
-    frames: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct TrackSummary {
-    track_id: u64,
-    first_stamp_ns: i64,
-    last_stamp_ns: i64,
-    frames: u64,
-    classified_frames: u64,
-    /// Most frequent top label over the classified frames ("" if none).
-    dominant_label: String,
-    mean_face_size_px: f64,
-    /// Runs of consecutive frames with the same label ("unclassified" when the
-    /// face was seen but not classified): the emotion timeline of the track.
-    timeline: Vec<Segment>,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-struct Stat {
-    mean: f64,
-    p50: f64,
-    p95: f64,
-    max: f64,
-}
-
-fn stat(mut v: Vec<f64>) -> Stat {
-    if v.is_empty() {
-        return Stat::default();
-    }
-    v.sort_by(f64::total_cmp);
-    let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-    Stat {
-        mean: v.iter().sum::<f64>() / v.len() as f64,
-        p50: q(0.5),
-        p95: q(0.95),
-        max: v[v.len() - 1],
-    }
-}
-
 #[derive(Debug, Serialize)]
 struct Summary {
     format: &'static str,
@@ -150,7 +71,7 @@ struct Summary {
     faces_total: u64,
     faces_per_frame: FacesPerFrame,
     /// Per-stage latency in ms (0 with --deterministic).
-    timings_ms: std::collections::BTreeMap<&'static str, Stat>,
+    timings_ms: BTreeMap<&'static str, Stat>,
     /// Frames per second over the whole run, bag reading and writing included.
     throughput_fps: f64,
     wall_s: f64,
@@ -158,14 +79,6 @@ struct Summary {
     tracks: Vec<TrackSummary>,
     ground_truth: Option<Metrics>,
     config: PipelineConfig,
-}
-
-#[derive(Debug, Clone, Default, Serialize)]
-struct FacesPerFrame {
-    mean: f64,
-    max: usize,
-    /// histogram[k] = number of frames with k faces.
-    histogram: Vec<u64>,
 }
 
 /// What a successful run reports to the caller (and the CLI prints).
@@ -299,97 +212,63 @@ impl Progress {
     }
 }
 
-fn csv_write<T: Serialize>(path: &Path, rows: &[T], header: &[&str]) -> Result<()> {
-    // A tiny CSV writer: every field is a number or a label from a fixed set,
-    // so no quoting is needed.
-    let mut out = String::new();
-    out.push_str(&header.join(","));
-    out.push('\n');
-    for r in rows {
-        let v = serde_json::to_value(r)?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| anyhow!("csv row is not an object"))?;
-        let cells: Vec<String> = header
-            .iter()
-            .map(|h| match obj.get(*h) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            })
-            .collect();
-        out.push_str(&cells.join(","));
-        out.push('\n');
-    }
-    std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
+/// One input message, CDR-decoded; the pixels borrow from the bag's buffer.
+enum Decoded<'a> {
+    Raw(Image<'a>),
+    Compressed(CompressedImage<'a>),
 }
 
-fn state_name(s: FaceState) -> &'static str {
-    match s {
-        FaceState::Classified => "classified",
-        FaceState::TooSmall => "too_small",
-        FaceState::LowDetectorScore => "low_detector_score",
-    }
-}
-
-fn track_summaries(rows: &[TrackRow]) -> Vec<TrackSummary> {
-    let mut sorted: Vec<&TrackRow> = rows.iter().filter(|r| r.track_id > 0).collect();
-    sorted.sort_by_key(|r| (r.track_id, r.frame));
-    let mut out: Vec<TrackSummary> = Vec::new();
-    for r in sorted {
-        let label = if r.state == "classified" {
-            r.top_label
+impl<'a> Decoded<'a> {
+    fn new(data: &'a [u8], compressed: bool) -> Result<Self, super::cdr::CdrError> {
+        Ok(if compressed {
+            Self::Compressed(CompressedImage::decode(data)?)
         } else {
-            "unclassified"
-        };
-        let new_track = out.last().is_none_or(|t| t.track_id != r.track_id);
-        if new_track {
-            out.push(TrackSummary {
-                track_id: r.track_id,
-                first_stamp_ns: r.stamp_ns,
-                last_stamp_ns: r.stamp_ns,
-                frames: 0,
-                classified_frames: 0,
-                dominant_label: String::new(),
-                mean_face_size_px: 0.0,
-                timeline: Vec::new(),
-            });
-        }
-        let Some(t) = out.last_mut() else { continue };
-        t.last_stamp_ns = r.stamp_ns;
-        t.frames += 1;
-        t.mean_face_size_px += r.face_size_px as f64;
-        if r.state == "classified" {
-            t.classified_frames += 1;
-        }
-        match t.timeline.last_mut() {
-            Some(seg) if seg.label == label => {
-                seg.end_stamp_ns = r.stamp_ns;
-                seg.frames += 1;
-            }
-            _ => t.timeline.push(Segment {
-                label: label.to_string(),
-                start_stamp_ns: r.stamp_ns,
-                end_stamp_ns: r.stamp_ns,
-                frames: 1,
-            }),
+            Self::Raw(Image::decode(data)?)
+        })
+    }
+
+    /// The header (moved out) and the pixel fields for the frame step.
+    fn split(&mut self) -> (Header, Payload<'_>) {
+        match self {
+            Self::Raw(i) => (
+                std::mem::take(&mut i.header),
+                Payload::Raw {
+                    width: i.width,
+                    height: i.height,
+                    encoding: &i.encoding,
+                    is_bigendian: i.is_bigendian != 0,
+                    step: i.step,
+                    data: i.data,
+                },
+            ),
+            Self::Compressed(c) => (
+                std::mem::take(&mut c.header),
+                Payload::Compressed {
+                    format: &c.format,
+                    data: c.data,
+                },
+            ),
         }
     }
-    for t in &mut out {
-        t.mean_face_size_px /= t.frames.max(1) as f64;
-        let mut counts = [0u64; EMOTIONS.len()];
-        for seg in &t.timeline {
-            if let Some(i) = EMOTIONS.iter().position(|e| *e == seg.label) {
-                counts[i] += seg.frames;
-            }
-        }
-        // Ties go to the lower class index: deterministic.
-        let best = (0..counts.len()).max_by_key(|&i| (counts[i], std::cmp::Reverse(i)));
-        if let Some(i) = best.filter(|&i| counts[i] > 0) {
-            t.dominant_label = EMOTIONS[i].to_string();
-        }
+}
+
+/// A frame that does not decode: skipped and counted with --skip-bad-frames,
+/// else the run fails naming the frame.
+fn bad_frame(
+    opts: &Options,
+    topic: &str,
+    skipped: &mut u64,
+    index: u64,
+    log_time: u64,
+    e: anyhow::Error,
+) -> Result<ControlFlow<()>> {
+    let msg = format!("frame {index} (log time {log_time} ns) on {topic} cannot be decoded: {e:#}");
+    if opts.skip_bad_frames {
+        *skipped += 1;
+        log::warn!("{msg} (skipped)");
+        return Ok(ControlFlow::Continue(()));
     }
-    out
+    bail!("{msg} (use --skip-bad-frames to skip such frames)");
 }
 
 /// Evaluate the bag; on success the output directory exists and is complete.
@@ -423,7 +302,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         bail!("output directory {} does not exist", parent.display());
     }
 
-    let mut pipeline = Pipeline::new(&opts.pipeline).context("cannot build the pipeline")?;
+    let pipeline = Pipeline::new(&opts.pipeline).context("cannot build the pipeline")?;
+    let mut step = FrameStep::new(pipeline).deterministic(opts.deterministic);
 
     let tmp_path = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if tmp_path.exists() {
@@ -460,8 +340,6 @@ pub fn run(opts: &Options) -> Result<Report> {
     };
 
     let compressed = msg_type == COMPRESSED_IMAGE_TYPE;
-    let mut rgb = RgbImage::new(0, 0);
-    let mut annotated = RgbImage::new(0, 0);
     let mut jpeg: Vec<u8> = Vec::new();
     // Bag writing runs on its own thread so disk I/O overlaps inference (the
     // pipeline itself stays single-threaded). One in-order channel keeps the
@@ -481,11 +359,9 @@ pub fn run(opts: &Options) -> Result<Report> {
         tx.send((h, t, data))
             .map_err(|_| anyhow!("the bag writer stopped"))
     };
-    let mut frames: Vec<FrameRow> = Vec::new();
-    let mut tracks: Vec<TrackRow> = Vec::new();
+    let mut rows = Rows::default();
     let mut skipped = 0u64;
     let mut index = 0u64;
-    let mut last_stamp: Option<i64> = None;
     let start = Instant::now();
     let mut progress = Progress {
         enabled: opts.progress,
@@ -502,79 +378,31 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
         let this = index;
         index += 1;
-        let t0 = Instant::now();
-        // Decode the CDR message, then the pixels; both are untrusted.
-        let decoded: Result<Header> = if compressed {
-            CompressedImage::decode(m.data)
-                .map_err(anyhow::Error::from)
-                .and_then(|c| {
-                    compressed_to_rgb(&c.format, c.data, &mut rgb)?;
-                    Ok(c.header)
-                })
-        } else {
-            Image::decode(m.data)
-                .map_err(anyhow::Error::from)
-                .and_then(|i| {
-                    raw_to_rgb(
-                        i.width,
-                        i.height,
-                        &i.encoding,
-                        i.is_bigendian != 0,
-                        i.step,
-                        i.data,
-                        &mut rgb,
-                    )?;
-                    Ok(i.header)
-                })
+        // Decode the CDR message, then (in the frame step) the pixels; both are
+        // untrusted.
+        let mut decoded = match Decoded::new(m.data, compressed) {
+            Ok(d) => d,
+            Err(e) => return bad_frame(opts, &topic, &mut skipped, this, m.log_time, e.into()),
         };
-        let header = match decoded {
-            Ok(h) => h,
-            Err(e) => {
-                let msg = format!(
-                    "frame {this} (log time {} ns) on {topic} cannot be decoded: {e:#}",
-                    m.log_time
-                );
-                if opts.skip_bad_frames {
-                    skipped += 1;
-                    eprintln!("\nwarning: {msg} (skipped)");
-                    return Ok(ControlFlow::Continue(()));
-                }
-                bail!("{msg} (use --skip-bad-frames to skip such frames)");
+        let (header, payload) = decoded.split();
+        let out = match step.process(header, payload, h_annotated.is_some()) {
+            Ok(out) => out,
+            Err(StepError::Input(e)) => {
+                return bad_frame(opts, &topic, &mut skipped, this, m.log_time, e.into())
+            }
+            Err(StepError::Pipeline(e)) => {
+                return Err(e.context(format!("pipeline failed on frame {this}")))
             }
         };
-        let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-        // Same policy as the node: time going backwards (a looped bag) must not
-        // carry tracks over.
-        let stamp = header.stamp_ns();
-        if last_stamp.is_some_and(|l| stamp < l) {
-            pipeline.reset();
-        }
-        last_stamp = Some(stamp);
-        let out = pipeline
-            .process(&rgb)
-            .with_context(|| format!("pipeline failed on frame {this}"))?;
-        let processing_ms = if zero {
-            0.0
-        } else {
-            t0.elapsed().as_secs_f64() * 1e3
-        };
-
-        let msg = FaceEmotionArray {
-            header: header.clone(),
-            image_width: rgb.width(),
-            image_height: rgb.height(),
-            processing_time_ms: processing_ms as f32,
-            faces: out.faces.iter().map(FaceEmotion::from_result).collect(),
-        };
+        let msg = out.msg;
         send(h_emotions, m.log_time, msg.encode_into(Vec::new()))?;
 
-        if let Some(h) = h_annotated {
-            annotated.clone_from(&rgb);
-            annotate::draw_faces(&mut annotated, &out.faces);
+        if let (Some(h), Some(annotated)) = (h_annotated, out.annotated) {
+            let header = &msg.header;
             let data = if opts.annotated == Annotated::Jpeg {
                 jpeg.clear();
                 image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
-                    .encode_image(&annotated)
+                    .encode_image(annotated)
                     .context("cannot encode the annotated JPEG")?;
                 CompressedImage {
                     header: header.clone(),
@@ -601,46 +429,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
 
         if let Some(gt) = truth.as_mut() {
-            gt.score(this, stamp, &out.faces);
+            gt.score(this, msg.header.stamp_ns(), out.faces);
         }
-        for f in &out.faces {
-            let (top, conf) = f.top();
-            let classified = f.state == FaceState::Classified;
-            tracks.push(TrackRow {
-                track_id: f.track_id,
-                frame: this,
-                stamp_ns: stamp,
-                state: state_name(f.state),
-                top_label: if classified { EMOTIONS[top] } else { "" },
-                top_confidence: if classified { conf } else { 0.0 },
-                x: f.detection.bbox.x,
-                y: f.detection.bbox.y,
-                width: f.detection.bbox.w,
-                height: f.detection.bbox.h,
-                face_size_px: f.size_px,
-            });
-        }
-        frames.push(FrameRow {
-            index: this,
-            log_time_ns: m.log_time,
-            stamp_ns: stamp,
-            width: rgb.width(),
-            height: rgb.height(),
-            faces: out.faces.len(),
-            classified: out
-                .faces
-                .iter()
-                .filter(|f| f.state == FaceState::Classified)
-                .count(),
-            decode_ms: if zero { 0.0 } else { decode_ms },
-            timings: if zero {
-                StageTimings::default()
-            } else {
-                out.timings
-            },
-            processing_ms,
-        });
-        progress.update(frames.len() as u64 + skipped, false);
+        rows.push(this, m.log_time, &out);
+        progress.update(rows.frames.len() as u64 + skipped, false);
         Ok(ControlFlow::Continue(()))
     });
     // Close the channel and wait for the writer before looking at any result:
@@ -651,33 +443,20 @@ pub fn run(opts: &Options) -> Result<Report> {
         .map_err(|_| anyhow!("the bag writer thread panicked"))?;
     written?;
     processed?;
-    progress.update(frames.len() as u64 + skipped, true);
-    if frames.is_empty() {
+    progress.update(rows.frames.len() as u64 + skipped, true);
+    if rows.frames.is_empty() {
         bail!(
             "no frame of {topic} could be processed ({} messages, {skipped} skipped)",
             total
         );
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let fps = frames.len() as f64 / wall_s.max(1e-9);
+    let fps = rows.frames.len() as f64 / wall_s.max(1e-9);
 
     // ---- summary ----
-    let n = frames.len() as u64;
-    let faces_total: u64 = frames.iter().map(|f| f.faces as u64).sum();
-    let max_faces = frames.iter().map(|f| f.faces).max().unwrap_or(0);
-    let mut histogram = vec![0u64; max_faces + 1];
-    for f in &frames {
-        histogram[f.faces] += 1;
-    }
-    let col = |g: fn(&FrameRow) -> f64| stat(frames.iter().map(g).collect());
-    let mut timings_ms = std::collections::BTreeMap::new();
-    timings_ms.insert("decode", col(|f| f.decode_ms));
-    timings_ms.insert("detect", col(|f| f.timings.detect_ms));
-    timings_ms.insert("align", col(|f| f.timings.align_ms));
-    timings_ms.insert("classify", col(|f| f.timings.classify_ms));
-    timings_ms.insert("track", col(|f| f.timings.track_ms));
-    timings_ms.insert("pipeline", col(|f| f.timings.total_ms));
-    timings_ms.insert("processing", col(|f| f.processing_ms));
+    let n = rows.frames.len() as u64;
+    let faces_per_frame = rows.faces_per_frame();
+    let faces_total = rows.faces_total();
     let metrics = match truth {
         Some(gt) => Some(gt.finish()?),
         None => None,
@@ -692,61 +471,18 @@ pub fn run(opts: &Options) -> Result<Report> {
         frames_processed: n,
         frames_skipped_bad: skipped,
         faces_total,
-        faces_per_frame: FacesPerFrame {
-            mean: faces_total as f64 / n as f64,
-            max: max_faces,
-            histogram,
-        },
-        timings_ms,
+        faces_per_frame,
+        timings_ms: rows.timings_ms(),
         throughput_fps: if zero { 0.0 } else { fps },
         wall_s: if zero { 0.0 } else { wall_s },
         output_topics,
-        tracks: track_summaries(&tracks),
+        tracks: rows.track_summaries(),
         ground_truth: metrics,
-        config: pipeline.config().clone(),
+        config: step.pipeline().config().clone(),
     };
     let json = serde_json::to_string_pretty(&summary)?;
     std::fs::write(tmp_path.join("summary.json"), json + "\n")?;
-    csv_write(
-        &tmp_path.join("frames.csv"),
-        &frames,
-        &[
-            "index",
-            "log_time_ns",
-            "stamp_ns",
-            "width",
-            "height",
-            "faces",
-            "classified",
-            "decode_ms",
-            "detect_ms",
-            "align_ms",
-            "classify_ms",
-            "track_ms",
-            "total_ms",
-            "processing_ms",
-        ],
-    )?;
-    let mut by_track: Vec<&TrackRow> = tracks.iter().collect();
-    by_track.sort_by_key(|r| (r.track_id, r.frame));
-    let by_track: Vec<TrackRow> = by_track.into_iter().cloned().collect();
-    csv_write(
-        &tmp_path.join("tracks.csv"),
-        &by_track,
-        &[
-            "track_id",
-            "frame",
-            "stamp_ns",
-            "state",
-            "top_label",
-            "top_confidence",
-            "x",
-            "y",
-            "width",
-            "height",
-            "face_size_px",
-        ],
-    )?;
+    rows.write_csv(&tmp_path)?;
 
     // ---- commit: replace the destination atomically ----
     if out.exists() {

@@ -23,7 +23,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::face::{BBox, FaceResult, FaceState, EMOTIONS};
+use crate::face::{greedy_iou_match, BBox, FaceResult, FaceState, EMOTIONS};
 
 pub const FORMAT: &str = "lowres_fer.ground_truth.v1";
 
@@ -181,31 +181,25 @@ impl GroundTruth {
         m.gt_faces += gt.len() as u64;
         m.detections += faces.len() as u64;
         // Greedy one-to-one matching by decreasing IoU (ties by index, so the
-        // result is deterministic).
-        let mut pairs = Vec::new();
-        for (g, t) in gt.iter().enumerate() {
-            let tb = BBox {
-                x: t.x,
-                y: t.y,
-                w: t.width,
-                h: t.height,
-            };
-            for (d, f) in faces.iter().enumerate() {
-                let iou = tb.iou(&f.detection.bbox);
-                if iou >= self.iou {
-                    pairs.push((iou, g, d));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut g_used = vec![false; gt.len()];
-        let mut d_used = vec![false; faces.len()];
-        for (_, g, d) in pairs {
-            if g_used[g] || d_used[d] {
-                continue;
-            }
-            g_used[g] = true;
-            d_used[d] = true;
+        // result is deterministic): the tracker's matcher.
+        let gt_box = |t: &TruthFace| BBox {
+            x: t.x,
+            y: t.y,
+            w: t.width,
+            h: t.height,
+        };
+        let (mut pairs, mut d_used, mut g_match) = (Vec::new(), Vec::new(), Vec::new());
+        greedy_iou_match(
+            gt.len(),
+            faces.len(),
+            |g, d| gt_box(&gt[g]).iou(&faces[d].detection.bbox),
+            self.iou,
+            &mut pairs,
+            &mut d_used,
+            &mut g_match,
+        );
+        for (g, d) in g_match.iter().enumerate() {
+            let Some(d) = *d else { continue };
             m.true_positives += 1;
             if let Some(label) = &gt[g].label {
                 m.labelled_matched += 1;
@@ -227,7 +221,7 @@ impl GroundTruth {
             }
         }
         m.labelled_gt_faces += gt.iter().filter(|t| t.label.is_some()).count() as u64;
-        m.false_negatives += g_used.iter().filter(|u| !**u).count() as u64;
+        m.false_negatives += g_match.iter().filter(|d| d.is_none()).count() as u64;
         m.false_positives += d_used.iter().filter(|u| !**u).count() as u64;
     }
 
@@ -272,7 +266,7 @@ mod tests {
             },
             size_px: 10.0,
             state,
-            route: String::new(),
+            route: "".into(),
             probs,
             track_id: 1,
             smoothed: None,

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use lowres_fer::classify::{build_session, INPUT_NAME, OUTPUT_NAME};
-use lowres_fer::config::ExecutionProvider;
-use lowres_fer::models::{self, Manifest};
+use lowres_fer::classify::{session_options, INPUT_NAME, OUTPUT_NAME};
+use lowres_fer::config::{ClassifierConfig, ExecutionProvider};
+use lowres_fer::models::ModelStore;
 use lowres_fer::runtime;
 use ort::value::TensorRef;
 
@@ -29,9 +29,13 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let env = runtime::environment(None)?;
-    let manifest = Manifest::load(&models_dir)?;
-    let bytes = models::load_verified(&models_dir, &manifest, &model)?;
-    let (mut session, _) = build_session(&env, &bytes, 1, ExecutionProvider::Cpu, &model)?;
+    let store = ModelStore::open(&env, &models_dir)?;
+    let opts = session_options(&ClassifierConfig {
+        threads: 1,
+        execution_provider: ExecutionProvider::Cpu,
+        ..Default::default()
+    });
+    let (mut session, _) = store.session(&model, opts)?;
     println!("model {model}, 1 intra-op thread, CPU, {seconds} s per case");
     println!(
         "{:>6} {:>6} {:>12} {:>10} {:>14}",

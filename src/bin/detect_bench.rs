@@ -1,6 +1,6 @@
 //! Detection benchmark on the shared real scenes (see docs/detection.md).
 //!
-//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models DIR] [--draw DIR]
+//! `cargo run --release --bin detect_bench -- [--shared DIR] [--models-dir DIR] [--draw DIR]
 //!  [--negatives DIR]`
 //!
 //! For each mode (front, back, back + rotating tiles, back + all tiles) it prints
@@ -22,6 +22,7 @@ use image::RgbImage;
 use lowres_fer::config::{DetectorConfig, DetectorModel, TilingMode};
 use lowres_fer::detect::eval::{self, MatchStats};
 use lowres_fer::detect::FaceDetector;
+use lowres_fer::models::ModelStore;
 use lowres_fer::Detection;
 
 struct Mode {
@@ -104,12 +105,12 @@ fn main() -> anyhow::Result<()> {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--shared" => shared = PathBuf::from(val()?),
-            "--models" => models = PathBuf::from(val()?),
+            "--models-dir" | "--models" => models = PathBuf::from(val()?),
             "--draw" => draw_dir = Some(PathBuf::from(val()?)),
             "--negatives" => negatives = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
                 println!(
-                    "detect_bench [--shared DIR] [--models DIR] [--draw DIR] [--negatives DIR]"
+                    "detect_bench [--shared DIR] [--models-dir DIR] [--draw DIR] [--negatives DIR]"
                 );
                 return Ok(());
             }
@@ -117,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let env = lowres_fer::runtime::environment(None)?;
+    let store = ModelStore::open(&env, &models)?;
     let dlib = eval::load_dlib(&shared)?;
     let solvay_path = shared.join("data/scenes/solvay1927.jpg");
     let solvay = image::open(&solvay_path)
@@ -181,7 +183,7 @@ fn main() -> anyhow::Result<()> {
         "mode", "dlib", "FP", "smallest", "ms/frame", "solvay", "smallest", "ms/frame"
     );
     for m in &modes {
-        let mut det = FaceDetector::new(&env, &m.cfg, &models)?;
+        let mut det = FaceDetector::new(&store, &m.cfg)?;
         let mut total = MatchStats::default();
         let mut ms = 0.0;
         for img in &dlib {
@@ -230,21 +232,19 @@ fn main() -> anyhow::Result<()> {
     let vga = image::imageops::resize(photo, 640, 480, image::imageops::FilterType::Triangle);
     let hd = image::imageops::resize(photo, 1280, 720, image::imageops::FilterType::Triangle);
     let mut back = FaceDetector::new(
-        &env,
+        &store,
         &DetectorConfig {
             tiling: TilingMode::Off,
             ..base.clone()
         },
-        &models,
     )?;
     let mut front = FaceDetector::new(
-        &env,
+        &store,
         &DetectorConfig {
             model: DetectorModel::Front,
             tiling: TilingMode::Off,
             ..base.clone()
         },
-        &models,
     )?;
     println!(
         "full frame, 1 thread: back VGA {}\n                      back 720p {}\n                      front VGA {}",
@@ -271,7 +271,7 @@ fn main() -> anyhow::Result<()> {
             tiling,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&env, &cfg, &models)?;
+        let mut det = FaceDetector::new(&store, &cfg)?;
         let r = eval::replay_still(&mut det, &canvas, &truth, frames)?;
         let seen: Vec<usize> = r.first_found.iter().flatten().copied().collect();
         let held = eval::match_detections(&truth, &r.held);
@@ -295,16 +295,15 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if let Some(dir) = negatives {
-        gate_scores(&env, &base, &models, &dir, &dlib, &solvay)?;
+        gate_scores(&store, &base, &dir, &dlib, &solvay)?;
     }
     Ok(())
 }
 
 /// Highest detector score on face-free frames vs lowest score of real faces.
 fn gate_scores(
-    env: &ort::environment::Environment,
+    store: &ModelStore,
     base: &DetectorConfig,
-    models: &Path,
     dir: &Path,
     dlib: &[eval::LabelledImage],
     solvay: &RgbImage,
@@ -335,7 +334,7 @@ fn gate_scores(
             tile_score_threshold: 0.3,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(env, &cfg, models)?;
+        let mut det = FaceDetector::new(store, &cfg)?;
         let mut memory = eval::HintMemory::default();
         let mut max = 0.0f32;
         let mut over = [0usize; 4];
@@ -372,7 +371,7 @@ fn gate_scores(
             tiling,
             ..base.clone()
         };
-        let mut real = FaceDetector::new(env, &real_cfg, models)?;
+        let mut real = FaceDetector::new(store, &real_cfg)?;
         let mut min_real = f32::INFINITY;
         for img in dlib {
             let dets = real.detect(&img.image, &[])?;

@@ -17,7 +17,7 @@ use lowres_fer::classify::EmotionClassifier;
 use lowres_fer::config::ClassifierConfig;
 use lowres_fer::degrade::{self, Degrader};
 use lowres_fer::ferplus::{self, LabelRule};
-use lowres_fer::models::Manifest;
+use lowres_fer::models::ModelStore;
 use lowres_fer::runtime;
 
 struct Args {
@@ -79,13 +79,12 @@ fn parse_args() -> anyhow::Result<Args> {
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let env = runtime::environment(None)?;
-    let manifest = Manifest::load(&args.models_dir)?;
+    let store = ModelStore::open(&env, &args.models_dir)?;
     let cfg = ClassifierConfig {
         threads: args.threads,
         ..Default::default()
     };
-    let mut classifier =
-        EmotionClassifier::new(&env, &args.models_dir, &manifest, &args.model, &cfg)?;
+    let mut classifier = EmotionClassifier::new(&store, &args.model, &cfg)?;
     let root = ferplus::dataset_root(&args.data, &ferplus::default_cache())?;
     let samples = ferplus::load_split(&root, ferplus::TEST_DIR)?;
     println!(

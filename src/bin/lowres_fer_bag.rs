@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use lowres_fer::bag::offline::{self, Annotated, Options};
 use lowres_fer::bag::reader::Bag;
 use lowres_fer::config::{DetectorModel, PipelineConfig, Routing, TilingMode};
+use lowres_fer::params::{self, Settings};
 
 const HELP: &str = "\
 lowres_fer_bag: run the lowres_fer pipeline (the node's, frame for frame) on every
@@ -54,8 +55,10 @@ OPTIONS
       --quiet               no progress line on stderr
   Pipeline (defaults = the node's defaults, config/default.yaml):
       --params-file FILE    a node parameter file (ros__parameters: detector.*, classifier.*,
-                            tracking.*, models_dir, onnxruntime_library); flags below override it
-      --models-dir DIR      ONNX models + manifest.json (default ./models)
+                            tracking.*, models_dir, onnxruntime_library), checked like the
+                            node checks it; flags below override it
+      --models-dir DIR      ONNX models + manifest.json (default: models_dir of the params
+                            file; empty: share/lowres_fer/models of the install, else ./models)
       --onnxruntime-library FILE   libonnxruntime.so (default $ORT_DYLIB_PATH)
       --threads N           ONNX Runtime threads for detector and classifier (default 1)
       --detector-model M    front | back
@@ -87,23 +90,18 @@ fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> Result<T, 
         .map_err(|_| UsageError(format!("{flag}: invalid value '{v}'")))
 }
 
-/// Pipeline settings from a node parameter file (`<node>: ros__parameters: ...`).
+/// Pipeline settings from a node parameter file, read and checked exactly as
+/// the node reads its parameters (unknown names: a warning, then ignored).
 fn params_file(path: &Path) -> Result<PipelineConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("{} is not YAML", path.display()))?;
-    let params = doc
-        .as_mapping()
-        .and_then(|m| m.values().find_map(|v| v.get("ros__parameters")))
-        .ok_or_else(|| anyhow!("{}: no <node>: ros__parameters: section", path.display()))?;
-    let mut cfg: PipelineConfig = serde_yaml::from_value(params.clone())
-        .with_context(|| format!("{}: invalid pipeline parameters", path.display()))?;
-    // The node treats "" as "use the default"; so do we.
-    if cfg.models_dir.as_os_str().is_empty() {
-        cfg.models_dir = PipelineConfig::default().models_dir;
+    let given = params::read_params_file(path)?;
+    for unknown in params::unknown_names(&given) {
+        eprintln!(
+            "lowres_fer_bag: warning: {}: ignoring unknown parameter '{unknown}' (typo in a params file?)",
+            path.display()
+        );
     }
-    Ok(cfg)
+    let settings = Settings::read(&given).with_context(|| format!("{}", path.display()))?;
+    Ok(settings.pipeline)
 }
 
 enum Command {
@@ -124,7 +122,7 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
         topic: None,
         output: PathBuf::new(),
         overwrite: false,
-        pipeline: PipelineConfig::default(),
+        pipeline: Settings::defaults().pipeline,
         namespace: "/lowres_fer".into(),
         annotated: Annotated::Raw,
         copy_input: false,
@@ -231,6 +229,8 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
     for e in &edits {
         e(&mut o.pipeline);
     }
+    // Same rule as the node: "" = the install's models, else ./models.
+    o.pipeline.models_dir = params::resolve_models_dir(&o.pipeline.models_dir);
     o.pipeline
         .validate()
         .map_err(|e| UsageError(e.to_string()))?;
@@ -252,6 +252,7 @@ fn list_topics(path: &Path) -> Result<()> {
 }
 
 fn real_main() -> Result<()> {
+    lowres_fer::logging::init_stderr("lowres_fer_bag");
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match parse(argv) {
         Ok(c) => c,

@@ -19,9 +19,9 @@ use image::GrayImage;
 use lowres_fer::classify::{degrade, EmotionClassifier};
 use lowres_fer::config::{ClassifierConfig, Routing};
 use lowres_fer::ferplus::{self, LabelRule};
-use lowres_fer::models::Manifest;
+use lowres_fer::models::ModelStore;
 use lowres_fer::resample::Resizer;
-use lowres_fer::route::Router;
+use lowres_fer::route::{route_by_size, Crop, Policy, Router};
 use lowres_fer::runtime;
 
 const RES: [u32; 7] = [48, 32, 20, 15, 10, 8, 5];
@@ -80,26 +80,21 @@ fn main() -> anyhow::Result<()> {
         }
     }
     let env = runtime::environment(None)?;
-    let manifest = Manifest::load(&models_dir)?;
+    let store = ModelStore::open(&env, &models_dir)?;
     let base = ClassifierConfig {
         threads: 1,
         ..Default::default()
     };
-    let mut single_res =
-        EmotionClassifier::new(&env, &models_dir, &manifest, SINGLE_RES_MODEL, &base)?;
+    let mut single_res = EmotionClassifier::new(&store, SINGLE_RES_MODEL, &base)?;
     let mut by_size = Router::new(
-        &env,
-        &models_dir,
-        &manifest,
+        &store,
         &ClassifierConfig {
             routing: Routing::FaceSize,
             ..base.clone()
         },
     )?;
     let mut learned = Router::new(
-        &env,
-        &models_dir,
-        &manifest,
+        &store,
         &ClassifierConfig {
             routing: Routing::Learned,
             ..base.clone()
@@ -125,10 +120,10 @@ fn main() -> anyhow::Result<()> {
     let experts: Vec<String> = (1..by_size.routes())
         .map(|r| by_size.route_name(r).to_string())
         .collect();
-    println!(
-        "experts (ascending face size): {experts:?}, bins {:?}",
-        by_size.expert_bins()
-    );
+    let Policy::FaceSize { bins } = by_size.policy().clone() else {
+        anyhow::bail!("face_size routing built another policy");
+    };
+    println!("experts (ascending face size): {experts:?}, bins {bins:?}");
 
     let mut resizer = Resizer::new();
     let k = by_size.routes() - 1;
@@ -142,12 +137,10 @@ fn main() -> anyhow::Result<()> {
         ];
         let mut tallies: Vec<Tally> = names.iter().map(|_| Tally::new()).collect();
         let mut confusion = vec![vec![0usize; k]; k];
-        let (mut crops, mut sizes, mut labels, mut ris) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (mut probs, mut routes) = (Vec::new(), Vec::new());
+        let (mut crops, mut labels, mut ris) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut probs, mut classified) = (Vec::new(), Vec::new());
         for (chunk_i, chunk) in kept.chunks(256).enumerate() {
             crops.clear();
-            sizes.clear();
             labels.clear();
             ris.clear();
             for (j, &(si, label)) in chunk.iter().enumerate() {
@@ -159,34 +152,37 @@ fn main() -> anyhow::Result<()> {
                 } else {
                     degrade(&low, r, 48, &mut resizer)
                 };
-                sizes.push(crop.width() as f32);
-                crops.push(crop);
+                crops.push(Crop {
+                    face: j,
+                    size_px: crop.width() as f32,
+                    image: crop,
+                });
                 labels.push(label);
                 ris.push(ri);
             }
-            let refs: Vec<&GrayImage> = crops.iter().collect();
+            let refs: Vec<&GrayImage> = crops.iter().map(|c| &c.image).collect();
             let oracle: Vec<usize> = ris
                 .iter()
-                .map(|&ri| by_size.route_by_size(RES[ri] as f32))
+                .map(|&ri| route_by_size(&bins, RES[ri] as f32))
                 .collect();
-            let record = |t: &mut Tally, probs: &[[f32; 8]]| {
-                for ((p, &l), &ri) in probs.iter().zip(&labels).zip(&ris) {
+            let record = |t: &mut Tally, probs: &mut dyn Iterator<Item = &[f32; 8]>| {
+                for ((p, &l), &ri) in probs.zip(&labels).zip(&ris) {
                     t.add(ri, ferplus::argmax(p) == l);
                 }
             };
             single_res.classify(&refs, &mut probs)?;
-            record(&mut tallies[0], &probs);
-            by_size.run_routes(&crops, &vec![0; crops.len()], &mut probs)?;
-            record(&mut tallies[1], &probs);
-            by_size.classify(&crops, &sizes, &mut probs, &mut routes)?;
-            record(&mut tallies[2], &probs);
-            learned.classify(&crops, &sizes, &mut probs, &mut routes)?;
-            record(&mut tallies[3], &probs);
-            for (&r, &o) in routes.iter().zip(&oracle) {
-                confusion[o - 1][r - 1] += 1;
+            record(&mut tallies[0], &mut probs.iter());
+            by_size.run_routes(&crops, &vec![0; crops.len()], &mut classified)?;
+            record(&mut tallies[1], &mut classified.iter().map(|c| &c.probs));
+            by_size.classify(&crops, &mut classified)?;
+            record(&mut tallies[2], &mut classified.iter().map(|c| &c.probs));
+            learned.classify(&crops, &mut classified)?;
+            record(&mut tallies[3], &mut classified.iter().map(|c| &c.probs));
+            for (c, &o) in classified.iter().zip(&oracle) {
+                confusion[o - 1][c.route - 1] += 1;
             }
-            by_size.run_routes(&crops, &oracle, &mut probs)?;
-            record(&mut tallies[4], &probs);
+            by_size.run_routes(&crops, &oracle, &mut classified)?;
+            record(&mut tallies[4], &mut classified.iter().map(|c| &c.probs));
         }
         println!("\nvariant: {variant} — accuracy (%) per drawn resolution, then overall");
         let header: Vec<String> = RES.iter().map(|r| format!("{r:>5}px")).collect();
@@ -213,15 +209,19 @@ fn main() -> anyhow::Result<()> {
 
     // Latency the RRN adds per face: learned routing's assign step, batch 1.
     let face = degrade(&samples[0].image, 10, 10, &mut resizer);
-    let one = [face];
+    let one = [Crop {
+        face: 0,
+        size_px: 10.0,
+        image: face,
+    }];
     let mut routes = Vec::new();
     for _ in 0..50 {
-        learned.assign(&one, &[10.0], &mut routes)?;
+        learned.assign(&one, &mut routes)?;
     }
     let n = 2000;
     let t = Instant::now();
     for _ in 0..n {
-        learned.assign(&one, &[10.0], &mut routes)?;
+        learned.assign(&one, &mut routes)?;
     }
     println!(
         "\nRRN latency per face (batch 1, 1 thread): {:.3} ms",

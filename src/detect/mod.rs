@@ -9,24 +9,23 @@
 
 pub mod anchors;
 pub mod decode;
+#[cfg(feature = "lab")]
 pub mod eval;
 pub mod nms;
 pub mod preprocess;
 pub mod tiling;
 
-use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use image::RgbImage;
-use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
 use crate::config::{DetectorConfig, DetectorModel, TilingMode};
 use crate::face::{BBox, Detection};
-use crate::models::{self, Manifest};
+use crate::models::{ModelStore, SessionOptions};
 
 use decode::InputMapping;
 
@@ -74,23 +73,18 @@ struct BlazeFace {
 }
 
 impl BlazeFace {
-    fn load(
-        env: &Environment,
-        models_dir: &Path,
-        manifest: &Manifest,
-        model: DetectorModel,
-        threads: usize,
-    ) -> anyhow::Result<Self> {
+    fn load(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
+        let model = cfg.model;
         let file = model_file(model);
-        let bytes = models::load_verified(models_dir, manifest, file)?;
-        let session = Session::builder(env)?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .with_intra_threads(threads)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .with_inter_threads(1)
-            .map_err(|e| anyhow::anyhow!("{e}"))?
-            .commit_from_memory(&bytes)
+        let (session, _provider) = store
+            .session(
+                file,
+                SessionOptions {
+                    threads: cfg.threads,
+                    provider: cfg.execution_provider,
+                    optimization: GraphOptimizationLevel::Level3,
+                },
+            )
             .with_context(|| format!("cannot load detector model {file}"))?;
         let side = model_side(model);
         let mut names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
@@ -187,19 +181,11 @@ pub struct FaceDetector {
 }
 
 impl FaceDetector {
-    /// Load the configured BlazeFace model from `models_dir` (sha256-checked
-    /// against `models_dir/manifest.json`).
-    pub fn new(env: &Environment, cfg: &DetectorConfig, models_dir: &Path) -> anyhow::Result<Self> {
-        let manifest = Manifest::load(models_dir)
-            .context("detector models missing: run scripts/fetch_models.sh")?;
-        let model = BlazeFace::load(
-            env,
-            models_dir,
-            &manifest,
-            cfg.model,
-            cfg.threads.max(1) as usize,
-        )
-        .context("cannot load the face detector (run scripts/fetch_models.sh)")?;
+    /// Load the configured BlazeFace model from the store (sha256-checked
+    /// against its manifest).
+    pub fn new(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
+        let model = BlazeFace::load(store, cfg)
+            .context("cannot load the face detector (run scripts/fetch_models.sh)")?;
         Ok(Self {
             cfg: cfg.clone(),
             model,

@@ -1,61 +1,71 @@
-//! Pipeline results -> lowres_fer/msg messages, and diagnostics key/values.
+//! Frame-step message values -> r2r messages, and diagnostics key/values.
 
+use r2r::builtin_interfaces::msg::Time;
 use r2r::diagnostic_msgs::msg::{DiagnosticStatus, KeyValue};
 use r2r::geometry_msgs::msg::Point32;
 use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
 use r2r::std_msgs::msg::Header;
 
-use crate::face::{FaceResult, NUM_EMOTIONS};
 use crate::image_io::ERROR_CAUSES;
+use crate::msg;
 
 use super::stats::{Stats, Summary};
 
-pub fn face_msg(f: &FaceResult) -> FaceEmotion {
-    let d = &f.detection;
-    let e = f.published();
+/// The frame step's plain values as an r2r message, field by field (no
+/// policy here: what is published is decided in [`crate::msg`]).
+pub fn face_msg(f: &msg::FaceEmotion) -> FaceEmotion {
     // Fixed-size message arrays must have exactly their declared length (r2r
     // asserts on it when serialising), hence the fixed-size sources here.
     FaceEmotion {
-        face_id: f.track_id,
-        x: d.bbox.x,
-        y: d.bbox.y,
-        width: d.bbox.w,
-        height: d.bbox.h,
-        detector_score: d.score,
-        keypoints: d
+        face_id: f.face_id,
+        x: f.x,
+        y: f.y,
+        width: f.width,
+        height: f.height,
+        detector_score: f.detector_score,
+        keypoints: f
             .keypoints
             .iter()
-            .map(|k| Point32 {
-                x: k[0],
-                y: k[1],
-                z: 0.0,
-            })
+            .map(|&[x, y, z]| Point32 { x, y, z })
             .collect(),
-        face_size_px: f.size_px,
-        state: f.state.code(),
-        classifier: e.classifier.to_string(),
-        probabilities: e.probabilities.to_vec(),
-        has_smoothed: e.smoothed.is_some(),
-        smoothed_probabilities: e.smoothed.unwrap_or([0.0; NUM_EMOTIONS]).to_vec(),
-        top_class: e.top_class,
-        top_label: e.top_label.to_string(),
-        top_confidence: e.top_confidence,
+        face_size_px: f.face_size_px,
+        state: f.state,
+        classifier: f.classifier.clone(),
+        probabilities: f.probabilities.to_vec(),
+        has_smoothed: f.has_smoothed,
+        smoothed_probabilities: f.smoothed_probabilities.to_vec(),
+        top_class: f.top_class,
+        top_label: f.top_label.clone(),
+        top_confidence: f.top_confidence,
     }
 }
 
-pub fn array_msg(
-    header: Header,
-    width: u32,
-    height: u32,
-    processing_ms: f64,
-    faces: &[FaceResult],
-) -> FaceEmotionArray {
+pub fn header(h: &msg::Header) -> Header {
+    Header {
+        stamp: Time {
+            sec: h.sec,
+            nanosec: h.nanosec,
+        },
+        frame_id: h.frame_id.clone(),
+    }
+}
+
+/// An input header as the frame step's plain value (moves the frame_id).
+pub fn plain_header(h: Header) -> msg::Header {
+    msg::Header {
+        sec: h.stamp.sec,
+        nanosec: h.stamp.nanosec,
+        frame_id: h.frame_id,
+    }
+}
+
+pub fn array_msg(m: &msg::FaceEmotionArray) -> FaceEmotionArray {
     FaceEmotionArray {
-        header,
-        image_width: width,
-        image_height: height,
-        processing_time_ms: processing_ms as f32,
-        faces: faces.iter().map(face_msg).collect(),
+        header: header(&m.header),
+        image_width: m.image_width,
+        image_height: m.image_height,
+        processing_time_ms: m.processing_time_ms,
+        faces: m.faces.iter().map(face_msg).collect(),
     }
 }
 

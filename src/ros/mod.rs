@@ -5,6 +5,7 @@
 //! lowres_fer/msg, plus diagnostics. The science lives in the ROS-free core.
 
 pub mod convert;
+pub mod logging;
 pub mod node;
 pub mod params;
 pub mod stats;

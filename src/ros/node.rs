@@ -5,7 +5,8 @@
 //! - spin thread: `node.spin_once` (r2r delivers messages into streams),
 //! - tokio runtime: input stream -> slot, diagnostics timer, parameter services,
 //!   signal handling,
-//! - worker thread: decode + pipeline + publish. Inference never runs on the
+//! - worker thread: [`FrameStep`] (decode, stamp-reset policy, pipeline,
+//!   message values) + publish. Inference never runs on the
 //!   executor; the slot holds at most one pending frame, so when inference is
 //!   slower than the camera, the older pending frame is replaced (and counted
 //!   as dropped): memory and latency stay bounded.
@@ -13,23 +14,22 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _, Result};
 use futures::StreamExt;
-use image::RgbImage;
-use r2r::builtin_interfaces::msg::Time;
 use r2r::diagnostic_msgs::msg::DiagnosticArray;
 use r2r::lowres_fer::msg::FaceEmotionArray;
 use r2r::sensor_msgs::msg::{CompressedImage, Image};
 use r2r::std_msgs::msg::Header;
-use r2r::QosProfile;
+use r2r::{Publisher, QosProfile};
 
 use super::convert;
-use super::params::{Given, InputQos, NodeParams, Transport};
+use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
-use crate::annotate;
-use crate::image_io::{compressed_to_rgb, raw_to_rgb};
+use crate::frame::{self, FrameStep, StepError};
+use crate::params::{resolve_models_dir, Settings};
 use crate::pipeline::Pipeline;
 
 const NODE_NAME: &str = "lowres_fer";
@@ -44,14 +44,57 @@ struct Frame {
     received: Instant,
 }
 
-/// Keep-latest hand-over between the subscription and the worker.
-struct Slot {
-    frame: Mutex<Option<Frame>>,
+/// Keep-latest hand-over between a producer and one consumer thread: at most
+/// one pending item; a new one replaces (drops) an unconsumed one.
+pub struct Slot<T> {
+    item: Mutex<Option<T>>,
     ready: Condvar,
 }
 
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self {
+            item: Mutex::new(None),
+            ready: Condvar::new(),
+        }
+    }
+}
+
+impl<T> Slot<T> {
+    /// Hand over `item`; true when it replaced one the consumer never took.
+    pub fn put(&self, item: T) -> bool {
+        let replaced = lock(&self.item).replace(item).is_some();
+        self.ready.notify_one();
+        replaced
+    }
+
+    /// The pending item, waiting for one; `None` once `stop` is set (checked
+    /// at least every `poll`).
+    pub fn take(&self, stop: &AtomicBool, poll: Duration) -> Option<T> {
+        let mut g = lock(&self.item);
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return None;
+            }
+            if let Some(item) = g.take() {
+                return Some(item);
+            }
+            g = self
+                .ready
+                .wait_timeout(g, poll)
+                .map(|r| r.0)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+
+    /// Wake the consumer (after setting its stop flag).
+    pub fn wake(&self) {
+        self.ready.notify_all();
+    }
+}
+
 struct Shared {
-    slot: Slot,
+    slot: Slot<Frame>,
     stats: Mutex<Stats>,
     shutdown: AtomicBool,
 }
@@ -62,67 +105,40 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// `models_dir` empty: the installed share/lowres_fer/models (first match on
-/// AMENT_PREFIX_PATH), else ./models for running from the source tree.
-fn resolve_models_dir(p: &std::path::Path) -> PathBuf {
-    if !p.as_os_str().is_empty() {
-        return p.to_path_buf();
-    }
-    if let Ok(prefixes) = std::env::var("AMENT_PREFIX_PATH") {
-        for pre in prefixes.split(':').filter(|s| !s.is_empty()) {
-            let cand = PathBuf::from(pre).join("share/lowres_fer/models");
-            if cand.join("manifest.json").is_file() {
-                return cand;
-            }
-        }
-    }
-    PathBuf::from("models")
-}
-
-fn qos(p: &NodeParams) -> QosProfile {
+fn qos(p: &Settings) -> QosProfile {
     match p.input_qos {
         InputQos::SensorData => QosProfile::sensor_data().keep_last(p.input_depth),
         InputQos::Reliable => QosProfile::default().keep_last(p.input_depth),
     }
 }
 
-fn stamp_nanos(t: &Time) -> i128 {
-    t.sec as i128 * 1_000_000_000 + t.nanosec as i128
-}
-
-/// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
-/// not load) are returned so `main` exits non-zero with the message.
-pub fn run() -> Result<()> {
-    let ctx = r2r::Context::create().context("cannot initialise ROS 2 (rcl)")?;
-    let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
-    let logger = node.logger().to_string();
-
-    // ---- parameters -------------------------------------------------------
-    let given: Given = lock(&node.params)
-        .iter()
-        .map(|(k, v)| (k.clone(), v.value.clone()))
-        .collect();
-    for unknown in NodeParams::unknown_names(&given) {
+/// Read and check the parameters r2r loaded (unknown names: a warning), then
+/// declare every parameter with its effective value for `ros2 param`.
+fn read_parameters(node: &r2r::Node, logger: &str) -> Result<Settings> {
+    let given = ros_params::given(lock(&node.params).iter().map(|(k, v)| (k, &v.value)));
+    for unknown in ros_params::unknown_names(&given) {
         r2r::log_warn!(
-            &logger,
+            logger,
             "ignoring unknown parameter '{}' (typo in a params file?)",
             unknown
         );
     }
-    let params = NodeParams::read(&given)?;
-    {
-        let mut store = lock(&node.params);
-        for (name, value, description) in NodeParams::effective(&given) {
-            let mut p = r2r::Parameter::new(value);
-            p.description = description;
-            store.insert(name.to_string(), p);
-        }
+    let params = Settings::read(&given)?;
+    let mut store = lock(&node.params);
+    for (decl, value, description) in ros_params::declarations(&given) {
+        let mut p = r2r::Parameter::new(value);
+        p.description = description;
+        store.insert(decl.name.to_string(), p);
     }
+    Ok(params)
+}
 
-    // ---- pipeline (fail fast: a node without models is useless) -----------
+/// Load the models (fail fast: a node without models is useless); returns the
+/// frame step and the models directory in use.
+fn start_pipeline(params: &Settings) -> Result<(FrameStep, PathBuf)> {
     let mut cfg = params.pipeline.clone();
     cfg.models_dir = resolve_models_dir(&cfg.models_dir);
-    let mut pipeline = Pipeline::new(&cfg).with_context(|| {
+    let pipeline = Pipeline::new(&cfg).with_context(|| {
         format!(
             "cannot start the pipeline (models_dir '{}', onnxruntime_library '{}')",
             cfg.models_dir.display(),
@@ -133,31 +149,234 @@ pub fn run() -> Result<()> {
             }
         )
     })?;
+    Ok((FrameStep::new(pipeline), cfg.models_dir))
+}
 
-    // ---- publishers / subscription ----------------------------------------
-    let emotions_pub =
-        node.create_publisher::<FaceEmotionArray>("emotions", QosProfile::default())?;
-    let annotated_pub =
-        node.create_publisher::<Image>("image_annotated", QosProfile::default().keep_last(1))?;
+/// Every `period`: one DiagnosticArray, stamped with the node's clock (sim
+/// time when use_sim_time is set).
+fn spawn_diagnostics(
+    rt: &tokio::runtime::Runtime,
+    node: &mut r2r::Node,
+    shared: Arc<Shared>,
+    period: Duration,
+    input_topic: &'static str,
+    logger: String,
+) -> Result<()> {
     let diag_pub =
         node.create_publisher::<DiagnosticArray>("/diagnostics", QosProfile::default())?;
+    let fq_name = node
+        .fully_qualified_name()
+        .unwrap_or_else(|_| NODE_NAME.into());
+    let name = format!("{fq_name}: emotion recognition");
+    let ros_clock = node.get_ros_clock();
+    rt.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await;
+        let mut last = Instant::now();
+        loop {
+            tick.tick().await;
+            let now = Instant::now();
+            let status = {
+                let mut st = lock(&shared.stats);
+                let w = st.take_window(now.duration_since(last));
+                convert::diagnostic_status(&name, &st, &w, input_topic)
+            };
+            last = now;
+            let stamp = lock(&ros_clock)
+                .get_now()
+                .map(|d| r2r::Clock::to_builtin_time(&d))
+                .unwrap_or_default();
+            let msg = DiagnosticArray {
+                header: Header {
+                    stamp,
+                    frame_id: String::new(),
+                },
+                status: vec![status],
+            };
+            if let Err(e) = diag_pub.publish(&msg) {
+                r2r::log_error!(&logger, "cannot publish /diagnostics: {}", e);
+            }
+        }
+    });
+    Ok(())
+}
+
+/// What the worker publishes to, and how it logs.
+struct Outputs {
+    emotions: Publisher<FaceEmotionArray>,
+    annotated: Publisher<Image>,
+    publish_annotated: bool,
+    input_topic: &'static str,
+    logger: String,
+}
+
+/// One frame through the step, then published; errors are counted and
+/// logged (rate-limited), never fatal.
+fn handle_frame(
+    step: &mut FrameStep,
+    frame: Frame,
+    out: &Outputs,
+    shared: &Shared,
+    limiter: &mut LogLimiter,
+) {
+    // Render only while someone looks: annotation costs a full-frame copy.
+    let want_annotated = out.publish_annotated
+        && out
+            .annotated
+            .get_inter_process_subscription_count()
+            .unwrap_or(0)
+            > 0;
+    let (header, result) = match &frame.payload {
+        Payload::Raw(m) => {
+            let payload = frame::Payload::Raw {
+                width: m.width,
+                height: m.height,
+                encoding: &m.encoding,
+                is_bigendian: m.is_bigendian != 0,
+                step: m.step,
+                data: &m.data,
+            };
+            let h = convert::plain_header(m.header.clone());
+            (&m.header, step.process(h, payload, want_annotated))
+        }
+        Payload::Compressed(m) => {
+            let payload = frame::Payload::Compressed {
+                format: &m.format,
+                data: &m.data,
+            };
+            let h = convert::plain_header(m.header.clone());
+            (&m.header, step.process(h, payload, want_annotated))
+        }
+    };
+    let logger = &out.logger;
+    let done = match result {
+        Ok(done) => done,
+        Err(StepError::Input(e)) => {
+            let cause = e.cause();
+            lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
+            if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
+                r2r::log_warn!(
+                    logger,
+                    "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
+                    out.input_topic,
+                    header.frame_id,
+                    e,
+                    suppressed
+                );
+            }
+            return;
+        }
+        Err(StepError::Pipeline(e)) => {
+            lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
+            if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
+                r2r::log_error!(
+                    logger,
+                    "pipeline failed on a frame: {:#} [{} similar suppressed]",
+                    e,
+                    suppressed
+                );
+            }
+            return;
+        }
+    };
+    if done.tracks_reset {
+        r2r::log_info!(logger, "input time jumped backwards: resetting face tracks");
+    }
+    let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
+    if let Some(annotated) = done.annotated {
+        let img = Image {
+            header: convert::header(&done.msg.header),
+            height: annotated.height(),
+            width: annotated.width(),
+            encoding: "rgb8".into(),
+            is_bigendian: 0,
+            step: annotated.width() * 3,
+            data: annotated.as_raw().clone(),
+        };
+        publish_failed |= out.annotated.publish(&img).is_err();
+    }
+    let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
+    let mut st = lock(&shared.stats);
+    st.on_processed(
+        done.timings.decode_ms,
+        &done.timings.stages,
+        e2e_ms,
+        done.faces.len(),
+    );
+    if publish_failed {
+        st.publish_errors += 1;
+    }
+}
+
+fn spawn_worker(
+    mut step: FrameStep,
+    out: Outputs,
+    shared: Arc<Shared>,
+    throttle: Duration,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("inference".into())
+        .spawn(move || {
+            let mut limiter = LogLimiter::new(throttle);
+            while let Some(frame) = shared
+                .slot
+                .take(&shared.shutdown, Duration::from_millis(200))
+            {
+                handle_frame(&mut step, frame, &out, &shared, &mut limiter);
+            }
+        })?)
+}
+
+/// Block until SIGINT/SIGTERM or a dead thread; returns the reason.
+fn wait_for_shutdown(
+    rt: &tokio::runtime::Runtime,
+    worker: &JoinHandle<()>,
+    spin: &JoinHandle<()>,
+) -> Result<&'static str> {
+    rt.block_on(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| anyhow!("cannot install the SIGTERM handler: {e}"))?;
+        let mut watch = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return Ok::<_, anyhow::Error>("SIGINT"),
+                _ = term.recv() => return Ok("SIGTERM"),
+                _ = watch.tick() => {
+                    if worker.is_finished() || spin.is_finished() {
+                        return Ok("a worker thread ended unexpectedly");
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
+/// not load) are returned so `main` exits non-zero with the message.
+pub fn run() -> Result<()> {
+    let ctx = r2r::Context::create().context("cannot initialise ROS 2 (rcl)")?;
+    let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
+    let logger = node.logger().to_string();
+    super::logging::install(&logger);
+    let params = read_parameters(&node, &logger)?;
+    let (step, models_dir) = start_pipeline(&params)?;
+
     let input_topic = match params.transport {
         Transport::Raw => "image",
         Transport::Compressed => "image/compressed",
     };
-    let fq_name = node
-        .fully_qualified_name()
-        .unwrap_or_else(|_| NODE_NAME.into());
-
+    let outputs = Outputs {
+        emotions: node.create_publisher("emotions", QosProfile::default())?,
+        annotated: node.create_publisher("image_annotated", QosProfile::default().keep_last(1))?,
+        publish_annotated: params.publish_annotated,
+        input_topic,
+        logger: logger.clone(),
+    };
     let shared = Arc::new(Shared {
-        slot: Slot {
-            frame: Mutex::new(None),
-            ready: Condvar::new(),
-        },
+        slot: Slot::default(),
         stats: Mutex::new(Stats::default()),
         shutdown: AtomicBool::new(false),
     });
-
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -173,11 +392,9 @@ pub fn run() -> Result<()> {
                 payload,
                 received: Instant::now(),
             };
-            let replaced = lock(&shared.slot.frame).replace(frame).is_some();
-            if replaced {
+            if shared.slot.put(frame) {
                 lock(&shared.stats).on_dropped();
             }
-            shared.slot.ready.notify_one();
         }
     };
     match params.transport {
@@ -216,45 +433,15 @@ pub fn run() -> Result<()> {
         });
     }
 
-    // /diagnostics
-    let ros_clock = node.get_ros_clock();
-    {
-        let shared = shared.clone();
-        let period = Duration::from_secs_f64(params.diagnostics_period_s);
-        let name = format!("{fq_name}: emotion recognition");
-        let logger = logger.clone();
-        rt.spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.tick().await;
-            let mut last = Instant::now();
-            loop {
-                tick.tick().await;
-                let now = Instant::now();
-                let status = {
-                    let mut st = lock(&shared.stats);
-                    let w = st.take_window(now.duration_since(last));
-                    convert::diagnostic_status(&name, &st, &w, input_topic)
-                };
-                last = now;
-                let stamp = lock(&ros_clock)
-                    .get_now()
-                    .map(|d| r2r::Clock::to_builtin_time(&d))
-                    .unwrap_or_default();
-                let msg = DiagnosticArray {
-                    header: Header {
-                        stamp,
-                        frame_id: String::new(),
-                    },
-                    status: vec![status],
-                };
-                if let Err(e) = diag_pub.publish(&msg) {
-                    r2r::log_error!(&logger, "cannot publish /diagnostics: {}", e);
-                }
-            }
-        });
-    }
+    spawn_diagnostics(
+        &rt,
+        &mut node,
+        shared.clone(),
+        Duration::from_secs_f64(params.diagnostics_period_s),
+        input_topic,
+        logger.clone(),
+    )?;
 
-    // ---- spin thread --------------------------------------------------------
     let spin = {
         let shared = shared.clone();
         std::thread::Builder::new()
@@ -265,137 +452,24 @@ pub fn run() -> Result<()> {
                 }
             })?
     };
-
-    // ---- worker thread ------------------------------------------------------
-    let worker = {
-        let shared = shared.clone();
-        let logger = logger.clone();
-        let publish_annotated = params.publish_annotated;
-        let throttle = Duration::from_secs_f64(params.log_throttle_s);
-        std::thread::Builder::new().name("inference".into()).spawn(move || {
-            let mut rgb = RgbImage::new(0, 0);
-            let mut annotated = RgbImage::new(0, 0);
-            let mut limiter = LogLimiter::new(throttle);
-            let mut last_stamp: Option<i128> = None;
-            loop {
-                let frame = {
-                    let mut g = lock(&shared.slot.frame);
-                    loop {
-                        if shared.shutdown.load(Ordering::Relaxed) {
-                            return;
-                        }
-                        if let Some(f) = g.take() {
-                            break f;
-                        }
-                        g = shared
-                            .slot
-                            .ready
-                            .wait_timeout(g, Duration::from_millis(200))
-                            .map(|r| r.0)
-                            .unwrap_or_else(|p| p.into_inner().0);
-                    }
-                };
-                let t0 = Instant::now();
-                let (header, decoded) = match frame.payload {
-                    Payload::Raw(m) => {
-                        let r = raw_to_rgb(m.width, m.height, &m.encoding, m.is_bigendian != 0, m.step, &m.data, &mut rgb);
-                        (m.header, r)
-                    }
-                    Payload::Compressed(m) => {
-                        let r = compressed_to_rgb(&m.format, &m.data, &mut rgb);
-                        (m.header, r)
-                    }
-                };
-                if let Err(e) = decoded {
-                    let cause = e.cause();
-                    lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
-                    if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
-                        r2r::log_warn!(
-                            &logger,
-                            "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
-                            input_topic,
-                            header.frame_id,
-                            e,
-                            suppressed
-                        );
-                    }
-                    continue;
-                }
-                let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-                // A stamp going backwards means a bag restarted or the sim reset:
-                // tracks from the "future" must not leak into the new sequence.
-                let stamp = stamp_nanos(&header.stamp);
-                if last_stamp.is_some_and(|l| stamp < l) {
-                    r2r::log_info!(&logger, "input time jumped backwards: resetting face tracks");
-                    pipeline.reset();
-                }
-                last_stamp = Some(stamp);
-
-                let out = match pipeline.process(&rgb) {
-                    Ok(out) => out,
-                    Err(e) => {
-                        lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
-                        if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
-                            r2r::log_error!(&logger, "pipeline failed on a frame: {:#} [{} similar suppressed]", e, suppressed);
-                        }
-                        continue;
-                    }
-                };
-                let processing_ms = t0.elapsed().as_secs_f64() * 1e3;
-                let msg = convert::array_msg(header.clone(), rgb.width(), rgb.height(), processing_ms, &out.faces);
-                let mut publish_failed = emotions_pub.publish(&msg).is_err();
-                // Render only while someone looks: annotation costs a full-frame copy.
-                if publish_annotated && annotated_pub.get_inter_process_subscription_count().unwrap_or(0) > 0 {
-                    annotated.clone_from(&rgb);
-                    annotate::draw_faces(&mut annotated, &out.faces);
-                    let img = Image {
-                        header,
-                        height: annotated.height(),
-                        width: annotated.width(),
-                        encoding: "rgb8".into(),
-                        is_bigendian: 0,
-                        step: annotated.width() * 3,
-                        data: annotated.as_raw().clone(),
-                    };
-                    publish_failed |= annotated_pub.publish(&img).is_err();
-                }
-                let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
-                let mut st = lock(&shared.stats);
-                st.on_processed(decode_ms, &out.timings, e2e_ms, out.faces.len());
-                if publish_failed {
-                    st.publish_errors += 1;
-                }
-            }
-        })?
-    };
+    let worker = spawn_worker(
+        step,
+        outputs,
+        shared.clone(),
+        Duration::from_secs_f64(params.log_throttle_s),
+    )?;
 
     r2r::log_info!(
         &logger,
         "lowres_fer_node ready: {} -> emotions, image_annotated, /diagnostics (models: {})",
         input_topic,
-        cfg.models_dir.display()
+        models_dir.display()
     );
 
-    // ---- wait for SIGINT / SIGTERM (or a dead worker) ------------------------
-    let reason = rt.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(|e| anyhow!("cannot install the SIGTERM handler: {e}"))?;
-        let mut watch = tokio::time::interval(Duration::from_millis(250));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok::<_, anyhow::Error>("SIGINT"),
-                _ = term.recv() => return Ok("SIGTERM"),
-                _ = watch.tick() => {
-                    if worker.is_finished() || spin.is_finished() {
-                        return Ok("a worker thread ended unexpectedly");
-                    }
-                }
-            }
-        }
-    })?;
+    let reason = wait_for_shutdown(&rt, &worker, &spin)?;
     r2r::log_info!(&logger, "shutting down ({})", reason);
     shared.shutdown.store(true, Ordering::Relaxed);
-    shared.slot.ready.notify_all();
+    shared.slot.wake();
     let worker_ok = worker.join().is_ok();
     let spin_ok = spin.join().is_ok();
     rt.shutdown_timeout(Duration::from_millis(500));
@@ -403,4 +477,47 @@ pub fn run() -> Result<()> {
         return Err(anyhow!("{reason}"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slot_keeps_only_the_latest_and_counts_replacements() {
+        let slot = Slot::default();
+        let stop = AtomicBool::new(false);
+        assert!(!slot.put(1));
+        assert!(slot.put(2), "an unconsumed item is replaced");
+        assert_eq!(slot.take(&stop, Duration::from_millis(10)), Some(2));
+        assert!(!slot.put(3));
+        assert_eq!(slot.take(&stop, Duration::from_millis(10)), Some(3));
+    }
+
+    #[test]
+    fn slot_wakes_the_consumer_and_stops() {
+        let slot = Arc::new(Slot::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let consumer = {
+            let (slot, stop) = (slot.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut got = Vec::new();
+                while let Some(v) = slot.take(&stop, Duration::from_secs(5)) {
+                    got.push(v);
+                }
+                got
+            })
+        };
+        // The consumer blocks in take; a put wakes it well before its poll.
+        std::thread::sleep(Duration::from_millis(50));
+        let t = Instant::now();
+        slot.put(7);
+        while lock(&slot.item).is_some() {
+            assert!(t.elapsed() < Duration::from_secs(2), "consumer not woken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        stop.store(true, Ordering::Relaxed);
+        slot.wake();
+        assert_eq!(consumer.join().unwrap(), vec![7]);
+    }
 }

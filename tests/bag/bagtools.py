@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image as PILImage
+from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -127,8 +128,11 @@ def write_bag(
     fmt="raw",
     topic="/camera/image_raw",
     extra_string_topic=None,
+    stamps_ns=None,
 ):
-    """Write `frames` as a rosbag2 directory; returns the list of header stamps (ns)."""
+    """Write `frames` as a rosbag2 directory; returns the list of header stamps (ns).
+    `stamps_ns`: the header stamp of each frame (default: 29.97 fps from START_NS);
+    record times stay increasing whatever the stamps do."""
     path = Path(path)
     if path.exists():
         shutil.rmtree(path)
@@ -143,17 +147,33 @@ def write_bag(
                 extra_string_topic, String.__msgtype__, typestore=TYPESTORE
             )
         for i, rgb in enumerate(frames):
-            ns = stamp(i)
+            ns = stamp(i) if stamps_ns is None else stamps_ns[i]
+            log_ns = stamp(i) + LOG_DELAY_NS
             msg = image_msg(rgb, ns) if fmt == "raw" else jpeg_msg(rgb, ns)
-            w.write(conn, ns + LOG_DELAY_NS, TYPESTORE.serialize_cdr(msg, msgtype))
+            w.write(conn, log_ns, TYPESTORE.serialize_cdr(msg, msgtype))
             if sconn is not None:
                 w.write(
                     sconn,
-                    ns + LOG_DELAY_NS,
+                    log_ns,
                     TYPESTORE.serialize_cdr(String(data=f"hi {i}"), String.__msgtype__),
                 )
             stamps.append(ns)
     return stamps
+
+
+def read_bag(path):
+    """{topic: [(log_time, message, raw bytes)]} in file order, decoded with the
+    schemas stored in the bag (what Foxglove does too); plus {topic: type} and
+    {topic: message definition}."""
+    out = {}
+    with AnyReader([Path(path)], default_typestore=TYPESTORE) as r:
+        for conn, t, raw in r.messages():
+            out.setdefault(conn.topic, []).append(
+                (t, r.deserialize(raw, conn.msgtype), bytes(raw))
+            )
+        types = {c.topic: c.msgtype for c in r.connections}
+        defs = {c.topic: c.msgdef for c in r.connections}
+    return out, types, defs
 
 
 def storage_file(bag_dir):

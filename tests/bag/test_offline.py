@@ -18,7 +18,6 @@ from mcap.writer import CompressionType
 from mcap.writer import Writer as McapWriter
 from mcap_ros2.decoder import DecoderFactory
 from PIL import Image as PILImage
-from rosbags.highlevel import AnyReader
 
 EMOTIONS = [
     "neutral",
@@ -32,18 +31,7 @@ EMOTIONS = [
 ]
 
 
-def read_bag(path):
-    """{topic: [(log_time, message, raw bytes)]} in file order, decoded with the
-    schemas stored in the bag (what Foxglove does too)."""
-    out = {}
-    with AnyReader([Path(path)], default_typestore=bagtools.TYPESTORE) as r:
-        for conn, t, raw in r.messages():
-            out.setdefault(conn.topic, []).append(
-                (t, r.deserialize(raw, conn.msgtype), bytes(raw))
-            )
-        types = {c.topic: c.msgtype for c in r.connections}
-        defs = {c.topic: c.msgdef for c in r.connections}
-    return out, types, defs
+read_bag = bagtools.read_bag
 
 
 def stamp_ns(h):
@@ -328,7 +316,8 @@ def test_bad_frame_mid_bag_leaves_nothing_then_can_be_skipped(
         r.returncode == 1 and "frame 7" in r.stderr and "--skip-bad-frames" in r.stderr
     ), r.stderr
     assert list(outdir.iterdir()) == []
-    run_tool(bag, "-o", outdir / "eval", "--skip-bad-frames", check=True)
+    r = run_tool(bag, "-o", outdir / "eval", "--skip-bad-frames", check=True)
+    assert "lowres_fer_bag: warning: frame 7" in r.stderr, r.stderr
     s = json.loads((outdir / "eval" / "summary.json").read_text())
     assert s["frames_processed"] == 11 and s["frames_skipped_bad"] == 1
     topics, _, _ = read_bag(outdir / "eval")
@@ -584,3 +573,24 @@ def test_node_parameter_file_and_flags_configure_the_pipeline(run_tool, bags, tm
     params.write_text("/**:\n  ros__parameters:\n    detector:\n      nms_iou: 7.0\n")
     r = run_tool(bags["mcap_raw"][0], "-o", tmp_path / "bad", "--params-file", params)
     assert r.returncode == 2 and "detector.nms_iou" in r.stderr, r.stderr
+    # The node's own checks, cross-checks included: a geometry threshold below
+    # the detector-score gate is rejected by both tools.
+    params.write_text(
+        "/**:\n  ros__parameters:\n    classifier:\n"
+        "      min_detector_score: 0.7\n      min_score_without_geometry: 0.6\n"
+    )
+    r = run_tool(bags["mcap_raw"][0], "-o", tmp_path / "bad", "--params-file", params)
+    assert r.returncode == 2, r.stderr
+    assert "classifier.min_score_without_geometry" in r.stderr, r.stderr
+    # Unknown names: a warning naming them, as the node gives, and the run goes on.
+    params.write_text(
+        "/**:\n  ros__parameters:\n    detector:\n      tilling: all\n"
+        "    use_sim_time: true\n"
+    )
+    out = tmp_path / "unknown"
+    r = run_tool(
+        bags["mcap_raw"][0], "-o", out, "--params-file", params, "--max-frames", "2"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "ignoring unknown parameter 'detector.tilling'" in r.stderr, r.stderr
+    assert "use_sim_time" not in r.stderr, r.stderr

@@ -9,143 +9,25 @@ clock follows /clock (its /diagnostics are stamped in bag time).
 """
 
 import os
-import subprocess
-import threading
 import time
-from pathlib import Path
-
-import pytest
 
 # Own DDS domain, localhost only: must be set before rclpy initialises.
 os.environ.setdefault("ROS_DOMAIN_ID", str(150 + os.getpid() % 50))
 os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
 
 import bagtools
-import rclpy
-from builtin_interfaces.msg import Time
-from diagnostic_msgs.msg import DiagnosticArray
-from lowres_fer.msg import FaceEmotionArray
-from rclpy.executors import MultiThreadedExecutor
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+import pytest
+from live import TOPIC, running_node
 from rosbags.rosbag2 import Reader
-from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Image
-
-ROOT = bagtools.ROOT
-MODELS = Path(os.environ.get("LOWRES_FER_MODELS", ROOT / "models"))
-NODE_BIN = Path(
-    os.environ.get(
-        "LOWRES_FER_NODE", ROOT / "install" / "lib" / "lowres_fer" / "lowres_fer_node"
-    )
-)
-TOPIC = "/camera/image_raw"
-RELIABLE = QoSProfile(
-    depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST
-)
-
-
-def ns_time(ns):
-    return Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000)
-
-
-class Player:
-    """rclpy peer: publishes /clock and the bag's images, records the node's output."""
-
-    def __init__(self):
-        self.node = rclpy.create_node("lowres_fer_bag_player")
-        self.clock_pub = self.node.create_publisher(Clock, "/clock", RELIABLE)
-        self.image_pub = self.node.create_publisher(Image, TOPIC, RELIABLE)
-        self.lock = threading.Lock()
-        self.emotions, self.diagnostics = [], []
-        self.node.create_subscription(
-            FaceEmotionArray, "/replay/emotions", self._rec(self.emotions), RELIABLE
-        )
-        self.node.create_subscription(
-            DiagnosticArray, "/diagnostics", self._rec(self.diagnostics), RELIABLE
-        )
-        self.sim_ns = None
-        self.stop = threading.Event()
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        threading.Thread(target=self.executor.spin, daemon=True).start()
-        # Like `ros2 bag play --clock`: /clock keeps ticking (here at 50 Hz)
-        # with the time of the message being played.
-        threading.Thread(target=self._clock, daemon=True).start()
-
-    def _rec(self, store):
-        def cb(msg):
-            with self.lock:
-                store.append((time.monotonic(), msg))
-
-        return cb
-
-    def _clock(self):
-        while not self.stop.is_set():
-            if self.sim_ns is not None:
-                self.clock_pub.publish(Clock(clock=ns_time(self.sim_ns)))
-            time.sleep(0.02)
-
-    def stamps(self):
-        with self.lock:
-            return [
-                m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec
-                for _, m in self.emotions
-            ]
-
-    def wait_for(self, cond, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if cond():
-                return
-            time.sleep(0.02)
-        raise TimeoutError(what)
-
-    def close(self):
-        self.stop.set()
-        self.executor.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
 
 
 @pytest.fixture
 def replay(tmp_path):
-    if not NODE_BIN.is_file():
-        raise FileNotFoundError(f"{NODE_BIN} missing: run scripts/setup.sh")
-    rclpy.init()
-    log_path = tmp_path / "node.log"
-    log = log_path.open("w")
-    args = [
-        str(NODE_BIN),
-        "--ros-args",
-        "-r",
-        "__ns:=/replay",
-        "-r",
-        f"image:={TOPIC}",
-        # The robot-side launch argument use_sim_time:=true sets exactly this.
-        "-p",
-        "use_sim_time:=true",
-        "-p",
-        "input.qos:=reliable",
-        "-p",
-        "input.depth:=100",
-        "-p",
-        "diagnostics_period:=0.2",
-        "-p",
-        f"models_dir:={MODELS}",
-    ]
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-    player = Player()
-    try:
-        yield player, proc, log_path
-    finally:
-        player.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        rclpy.shutdown()
+    # The robot-side launch argument use_sim_time:=true sets exactly this.
+    with running_node(
+        tmp_path, "/replay", "use_sim_time:=true", "diagnostics_period:=0.2"
+    ) as r:
+        yield r
 
 
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])

@@ -274,3 +274,15 @@ def test_params_file_values_are_applied(graph, tmp_path):
     assert len(msg.faces) > 0
     assert all(face.state == face.STATE_TOO_SMALL for face in msg.faces)
     assert all(face.top_label == "" and max(face.probabilities) == 0.0 for face in msg.faces)
+
+
+def test_library_messages_reach_the_ros_logger(graph):
+    # Both the detector and the classifiers ask for CUDA, which this ONNX Runtime
+    # build lacks: the library's fallback warning (a `log` record) must come out
+    # through the node's ROS logger, and the node runs on the CPU.
+    proc, peer = graph(params=["detector.execution_provider:=cuda", "classifier.execution_provider:=cuda"])
+    msg = peer.publish_until_answered(image_msg(load_scene("pexels_group7.jpg", size=(512, 512)), stamp=(4, 4)))
+    assert len(msg.faces) > 0
+    lines = [line for line in proc.output().splitlines() if "falling back to cpu" in line]
+    assert any("[WARN]" in line and "blazeface_back_256.onnx" in line for line in lines), proc.output()
+    assert any("[WARN]" in line and "efc_all_s32.onnx" in line for line in lines), proc.output()
