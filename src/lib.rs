@@ -11,6 +11,8 @@ pub mod annotate;
 pub mod bag;
 pub mod classify;
 pub mod config;
+/// Camera degradations for the evaluator's robustness table.
+#[cfg(feature = "lab")]
 pub mod degrade;
 pub mod detect;
 pub mod face;
