@@ -11,11 +11,58 @@ use ort::value::TensorRef;
 
 use crate::config::ClassifierConfig;
 use crate::face::NUM_EMOTIONS;
-use crate::models::{ModelStore, SessionOptions};
+use crate::models::{ModelEntry, ModelStore, SessionOptions};
 use crate::resample::Resizer;
 
 pub const INPUT_NAME: &str = "face";
 pub const OUTPUT_NAME: &str = "logits";
+
+/// Post-hoc calibration of an emotion model (manifest `logit_bias`, `temperature`):
+/// p = softmax((logits + bias) / temperature).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    pub bias: [f32; NUM_EMOTIONS],
+    pub temperature: f32,
+}
+
+impl Default for Calibration {
+    fn default() -> Self {
+        Self {
+            bias: [0.0; NUM_EMOTIONS],
+            temperature: 1.0,
+        }
+    }
+}
+
+impl Calibration {
+    /// From a manifest entry; a non-finite bias or a temperature that is not a finite
+    /// positive number is an error naming the model (it would turn every answer into NaN).
+    pub fn from_entry(file: &str, entry: &ModelEntry) -> anyhow::Result<Self> {
+        let cal = Self {
+            bias: entry.logit_bias.unwrap_or([0.0; NUM_EMOTIONS]),
+            temperature: entry.temperature.unwrap_or(1.0),
+        };
+        if !(cal.temperature.is_finite() && cal.temperature > 0.0) {
+            bail!(
+                "manifest entry '{file}': temperature {} must be a finite number > 0",
+                cal.temperature
+            );
+        }
+        if cal.bias.iter().any(|b| !b.is_finite()) {
+            bail!("manifest entry '{file}': logit_bias must be finite numbers");
+        }
+        Ok(cal)
+    }
+
+    /// Calibrated probabilities of one face's logits.
+    pub fn probabilities(&self, logits: &[f32]) -> [f32; NUM_EMOTIONS] {
+        let mut z = [0f32; NUM_EMOTIONS];
+        for ((z, &l), &b) in z.iter_mut().zip(logits).zip(&self.bias) {
+            *z = (l + b) / self.temperature;
+        }
+        softmax(&z)
+    }
+}
 
 /// Probabilities from logits, numerically stable.
 pub fn softmax(logits: &[f32]) -> [f32; NUM_EMOTIONS] {
@@ -193,25 +240,34 @@ impl FaceModel {
     }
 }
 
-/// An EFC emotion model: probabilities in FER+ order.
-pub struct EmotionClassifier(FaceModel);
+/// An EFC emotion model: calibrated probabilities in FER+ order.
+pub struct EmotionClassifier {
+    model: FaceModel,
+    calibration: Calibration,
+}
 
 impl EmotionClassifier {
     pub fn new(store: &ModelStore, file: &str, cfg: &ClassifierConfig) -> anyhow::Result<Self> {
-        FaceModel::new(store, file, cfg, NUM_EMOTIONS).map(Self)
+        let calibration = Calibration::from_entry(file, store.entry(file)?)?;
+        let model = FaceModel::new(store, file, cfg, NUM_EMOTIONS)?;
+        Ok(Self { model, calibration })
     }
 
     /// Model name used as the route label (file name without `.onnx`).
     pub fn name(&self) -> &str {
-        self.0.name()
+        self.model.name()
     }
 
     pub fn input_size(&self) -> u32 {
-        self.0.input_size()
+        self.model.input_size()
     }
 
     pub fn provider(&self) -> &str {
-        self.0.provider()
+        self.model.provider()
+    }
+
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
     }
 
     /// Classify native-resolution grayscale crops in one batched run.
@@ -221,11 +277,12 @@ impl EmotionClassifier {
         out: &mut Vec<[f32; NUM_EMOTIONS]>,
     ) -> anyhow::Result<()> {
         out.clear();
+        let cal = self.calibration;
         out.extend(
-            self.0
+            self.model
                 .logits(crops)?
                 .chunks_exact(NUM_EMOTIONS)
-                .map(softmax),
+                .map(|l| cal.probabilities(l)),
         );
         Ok(())
     }
@@ -237,11 +294,12 @@ impl EmotionClassifier {
         out: &mut Vec<[f32; NUM_EMOTIONS]>,
     ) -> anyhow::Result<()> {
         out.clear();
+        let cal = self.calibration;
         out.extend(
-            self.0
+            self.model
                 .logits_prepared(faces)?
                 .chunks_exact(NUM_EMOTIONS)
-                .map(softmax),
+                .map(|l| cal.probabilities(l)),
         );
         Ok(())
     }
@@ -258,5 +316,43 @@ mod tests {
         assert!(p[7] > 0.99);
         let q = softmax(&[0.0; 8]);
         assert!(q.iter().all(|&v| (v - 0.125).abs() < 1e-6));
+    }
+
+    fn entry(json: &str) -> ModelEntry {
+        serde_json::from_str(json).expect("entry")
+    }
+
+    #[test]
+    fn calibration_shifts_by_the_bias_and_softens_by_the_temperature() {
+        let logits = [2.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let none = Calibration::from_entry("m", &entry(r#"{"sha256": "x"}"#)).unwrap();
+        assert_eq!(none, Calibration::default());
+        assert_eq!(none.probabilities(&logits), softmax(&logits));
+        let cal = Calibration::from_entry(
+            "m",
+            &entry(
+                r#"{"sha256": "x", "temperature": 2.0, "logit_bias": [0, 1.5, 0, 0, 0, 0, 0, 0]}"#,
+            ),
+        )
+        .unwrap();
+        let p = cal.probabilities(&logits);
+        // (2 + 0) / 2 = 1 < (1 + 1.5) / 2 = 1.25: the bias moved the top class.
+        assert!(p[1] > p[0]);
+        assert!((p[1] / p[0] - (0.25f32).exp()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn bad_calibration_values_are_rejected_with_the_model_name() {
+        for bad in [
+            r#"{"sha256": "x", "temperature": 0}"#,
+            r#"{"sha256": "x", "temperature": -1.0}"#,
+        ] {
+            let err = Calibration::from_entry("efc.onnx", &entry(bad)).unwrap_err();
+            assert!(err.to_string().contains("efc.onnx"), "{err}");
+        }
+        // Wrong length: a manifest parse error, before any model is loaded.
+        assert!(
+            serde_json::from_str::<ModelEntry>(r#"{"sha256": "x", "logit_bias": [1, 2]}"#).is_err()
+        );
     }
 }

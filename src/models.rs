@@ -33,6 +33,14 @@ pub struct ModelEntry {
     /// For routing experts: the native face sizes (px) this expert serves, [min, max).
     #[serde(default)]
     pub face_px: Option<[f32; 2]>,
+    /// Emotion classifiers: per-class offsets added to the logits (post-hoc class
+    /// balance fitted on FER+ Valid by training/calibrate.py); absent = zeros.
+    #[serde(default)]
+    pub logit_bias: Option<[f32; crate::face::NUM_EMOTIONS]>,
+    /// Emotion classifiers: softmax temperature fitted on FER+ Valid (calibrated
+    /// `top_confidence`); absent = 1.
+    #[serde(default)]
+    pub temperature: Option<f32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

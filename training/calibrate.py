@@ -100,10 +100,11 @@ def scores(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return acc, float(np.mean([(pred[labels == c] == c).mean() for c in present]))
 
 
-def fit(logits: np.ndarray, labels: np.ndarray, prior: np.ndarray, max_loss: float) -> dict:
+def fit(logits: np.ndarray, labels: np.ndarray, prior: np.ndarray, max_loss: float | None) -> dict:
+    """max_loss None: temperature only (tau = 0)."""
     base_acc, base_mca = scores(logits, labels)
     tau = 0.0
-    for t in np.arange(0.05, 1.0001, 0.05):
+    for t in np.arange(0.05, 1.0001, 0.05) if max_loss is not None else ():
         acc, _ = scores(logits - t * np.log(prior), labels)
         if acc >= base_acc - max_loss / 100:
             tau = float(round(t, 2))
@@ -141,7 +142,7 @@ def main(argv=None):
     entry = manifest["models"][args.onnx.name]
     res = resolutions_for(entry)
     logits, labels = valid_logits(args.onnx, args.data, res, entry.get("input_size", 32))
-    result = fit(logits, labels, train_prior(args.data), 0.0 if args.no_balance else args.max_accuracy_loss)
+    result = fit(logits, labels, train_prior(args.data), None if args.no_balance else args.max_accuracy_loss)
     v = result["valid"]
     print(
         f"{args.onnx.name}: Valid {v['images']} faces at {res} px: tau {result['tau']}, "
