@@ -14,6 +14,7 @@
 #   2. efc_r48_s32  : the single-resolution baseline (48 px only), for the routing benchmark
 #   3. experts      : efc_all_s32 fine-tuned on each resolution bin of training/routing.py
 #   4. rrn_s32      : the resolution recognition network
+# Every emotion model is calibrated on Valid after its export (training/calibrate.py).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -33,8 +34,12 @@ run() { # name, then train.py arguments; skips a finished run, resumes an interr
 run efc_all_s32 --epochs 150 --weight-decay 0.02 --threads 1
 [ "${1:-all}" = efc_all ] && exit 0
 run efc_r48_s32 --epochs 10 --resolutions 48 --select 48
+# Export (which resets the model's manifest entry), then fit the class balance and the
+# temperature on Valid (training/calibrate.py; the node applies both).
 "$PY" training/export.py "$RUNS/efc_all_s32/best.pt" models/efc_all_s32.onnx --data "$DATA"
+"$PY" training/calibrate.py models/efc_all_s32.onnx --data "$DATA"
 "$PY" training/export.py "$RUNS/efc_r48_s32/best.pt" models/efc_r48_s32.onnx --data "$DATA" --role baseline
+"$PY" training/calibrate.py models/efc_r48_s32.onnx --data "$DATA"
 "$PY" - <<'PYEOF' > "$RUNS/experts.txt"
 import sys; sys.path.insert(0, "training")
 import routing
@@ -50,6 +55,7 @@ while read -r name res px model; do
     ckpt="$RUNS/$model/best.pt"
   fi
   "$PY" training/export.py "$ckpt" "models/expert_$name.onnx" --data "$DATA" --role expert --face-px "$px"
+  "$PY" training/calibrate.py "models/expert_$name.onnx" --data "$DATA"
 done < "$RUNS/experts.txt"
 [ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4
 "$PY" training/export.py "$RUNS/rrn_s32/best.pt" models/rrn_s32.onnx --data "$DATA" --role resolution_recogniser
