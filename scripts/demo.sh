@@ -46,10 +46,17 @@ LOG="$(mktemp -t lowres_fer_demo.XXXXXX.log)"
 # LOWRES_FER_MODELS_DIR: run with another models directory than the installed one.
 # Reliable input, as for bag playback: one 2 MB still frame over best-effort Fast DDS
 # is lost whenever a single fragment is (seen on loaded hosts: no answer in 60 s).
-scripts/env.sh lowres_fer_node --ros-args -r __ns:=/demo --params-file config/default.yaml -p input.qos:=reliable \
-  ${LOWRES_FER_MODELS_DIR:+-p "models_dir:=$LOWRES_FER_MODELS_DIR"} >"$LOG" 2>&1 &
+# Run the way a robot does: the installed executable and parameter file (env.sh
+# sources install/setup.bash), started outside the checkout, so the models come
+# from the install's share/lowres_fer/models.
+SHARE="$ROOT/install/lowres_fer/share/lowres_fer"
+[ -z "${LOWRES_FER_MODELS_DIR:-}" ] || LOWRES_FER_MODELS_DIR="$(realpath "$LOWRES_FER_MODELS_DIR")"
+RUNDIR="$(mktemp -d -t lowres_fer_demo.XXXXXX)"
+(cd "$RUNDIR" && exec "$ROOT/scripts/env.sh" lowres_fer_node --ros-args -r __ns:=/demo \
+  --params-file "$SHARE/config/default.yaml" -p input.qos:=reliable \
+  ${LOWRES_FER_MODELS_DIR:+-p "models_dir:=$LOWRES_FER_MODELS_DIR"}) >"$LOG" 2>&1 &
 NODE=$!
-cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; }
+cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; rm -rf "$RUNDIR"; }
 trap cleanup EXIT
 rc=0
 scripts/env.sh python scripts/demo_peer.py --ns /demo --image "$IMG" --node-pid "$NODE" || rc=$?

@@ -8,8 +8,10 @@
 #      build tools), ONNX Runtime, pytest, ruff
 #   3. compatibility links the wheels need (see below)
 #   4. scripts/fetch_models.sh (detector engineer's, sha256-pinned weights)
-#   5. cmake build of this package (msg/ interfaces + cargo build of the node)
-#      into build/lowres_fer and install/  (both gitignored)
+#   5. colcon build of this package, the robot's build path (msg/ interfaces +
+#      cargo build of the node), with the repository root as the workspace's
+#      only base path: build/, install/ (colcon's isolated layout:
+#      install/setup.bash, install/lowres_fer/...) and log/, all gitignored
 #
 # Set LOWRES_FER_SKIP_NODE=1 to stop after the interfaces (core-only work).
 set -euo pipefail
@@ -52,6 +54,7 @@ REQS=(
   ros-ament-cmake-export-libraries ros-ament-cmake-export-link-flags
   ros-ament-cmake-export-targets ros-ament-cmake-gen-version-h ros-ament-cmake-python
   ros-ament-cmake-target-dependencies ros-ament-cmake-test ros-ament-cmake-version
+  colcon-common-extensions
 )
 REQ_HASH="$(printf '%s\n' "${REQS[@]}" | sha256sum | cut -c1-16)"
 STAMP="$VENV/.lowres_fer_reqs_$REQ_HASH"
@@ -94,36 +97,39 @@ else
   log "scripts/fetch_models.sh not present yet: skipping detector weights"
 fi
 
-# ---- 5. interfaces + node --------------------------------------------------------
+# ---- 5. interfaces + node: colcon build ---------------------------------------
+# The robot's build path (README): `colcon build` of this one package, then
+# everything here runs from install/ through `source install/setup.bash`
+# (scripts/env.sh does that). The repository root is the workspace's base path,
+# so build/, install/ and log/ are colcon's defaults next to the sources. The
+# cargo target dir stays fixed (build/cargo): r2r's generated bindings live
+# there, and the ros-feature cargo commands (scripts/test.sh, .ci/run) share it.
+# A warm re-run is colcon's up-to-date make + a no-op cargo build: seconds.
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"
-BUILD="$ROOT/build/lowres_fer"
 INSTALL="$ROOT/install"
-mkdir -p "$BUILD"
+PREFIX="$INSTALL/lowres_fer"
 node_opt=ON
 [ "${LOWRES_FER_SKIP_NODE:-0}" = 1 ] && node_opt=OFF
-cached_node_opt="$(sed -n 's/^LOWRES_FER_BUILD_NODE:BOOL=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)"
-if [ ! -f "$BUILD/Makefile" ] || [ "$cached_node_opt" != "$node_opt" ] \
-   || [ "$ROOT/CMakeLists.txt" -nt "$BUILD/Makefile" ] || [ "$ROOT/package.xml" -nt "$BUILD/Makefile" ]; then
-  log "cmake configure ($BUILD)"
-  set +e
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_INSTALL_PREFIX="$INSTALL" -DCMAKE_BUILD_TYPE=Release \
-    -DLOWRES_FER_BUILD_NODE=$node_opt -DPython3_EXECUTABLE="$VENV/bin/python" \
-    -DLOWRES_FER_CARGO_TARGET_DIR="$ROOT/build/cargo" >"$BUILD.configure.log" 2>&1
-  rc=$?
-  set -e
-  if [ $rc -ne 0 ]; then
-    if [ $FIX_GEN_PATHS = 0 ] && grep -q "Generate step failed" "$BUILD.configure.log" && [ -f "$BUILD/Makefile" ]; then
-      log "cmake: tolerating 'Generate step failed' from the wheels' /opt/python paths (not root)"
-    else
-      tail -40 "$BUILD.configure.log" >&2; die "cmake configure failed (log: $BUILD.configure.log)"
-    fi
-  fi
+# The pre-colcon set-up installed into install/ directly (install/lib, ...):
+# drop that merged layout once so nothing stale is found on a path.
+if [ -d "$INSTALL/lib" ] && [ ! -f "$INSTALL/.colcon_install_layout" ]; then
+  log "removing the old merged install layout ($INSTALL/{lib,include,share})"
+  rm -rf "$INSTALL/lib" "$INSTALL/include" "$INSTALL/share"
 fi
-log "build + install interfaces and node -> $INSTALL"
-cmake --build "$BUILD" -j"$(nproc)" >"$BUILD.build.log" 2>&1 || { tail -40 "$BUILD.build.log" >&2; die "build failed (log: $BUILD.build.log)"; }
-cmake --install "$BUILD" >"$BUILD.install.log" 2>&1 || { tail -60 "$BUILD.install.log" >&2; die "install failed (log: $BUILD.install.log)"; }
+[ $FIX_GEN_PATHS = 1 ] || [ -f "$ROOT/build/lowres_fer/Makefile" ] \
+  || log "not root: the wheels' /opt/python include paths cannot be linked; if CMake ends in 'Generate step failed', run scripts/setup.sh once as root"
+log "colcon build lowres_fer -> $PREFIX"
+mkdir -p "$ROOT/build"
+COLCON_LOG="$ROOT/build/colcon_build.log"
+( cd "$ROOT" && colcon --log-base "$ROOT/log" build --base-paths "$ROOT" \
+    --build-base "$ROOT/build" --install-base "$INSTALL" --packages-select lowres_fer \
+    --event-handlers console_direct+ \
+    --cmake-args -DCMAKE_BUILD_TYPE=Release -DLOWRES_FER_BUILD_NODE=$node_opt \
+      "-DPython3_EXECUTABLE=$VENV/bin/python" "-DLOWRES_FER_CARGO_TARGET_DIR=$LOWRES_FER_ROS_TARGET_DIR" \
+) >"$COLCON_LOG" 2>&1 || { tail -60 "$COLCON_LOG" >&2; die "colcon build failed (log: $COLCON_LOG, $ROOT/log/latest_build)"; }
+[ -f "$INSTALL/setup.bash" ] || die "colcon left no $INSTALL/setup.bash"
 if [ "$node_opt" = ON ]; then
-  [ -x "$INSTALL/lib/lowres_fer/lowres_fer_node" ] || die "node binary missing after install"
+  [ -x "$PREFIX/lib/lowres_fer/lowres_fer_node" ] || die "node binary missing after colcon build"
 fi
-log "ready: $INSTALL (run things with scripts/env.sh CMD...)"
+log "ready: $INSTALL (run things with scripts/env.sh CMD..., which sources install/setup.bash)"

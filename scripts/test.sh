@@ -20,6 +20,9 @@ scripts/env.sh bash -c 'CARGO_TARGET_DIR="$LOWRES_FER_ROS_TARGET_DIR" cargo test
 echo "== pytest tests/launch (launch files vs README, install rules; no launch_ros needed)" >&2
 scripts/env.sh python -m pytest -q -p no:cacheprovider tests/launch
 
+echo "== pytest tests/install (the colcon install: layout, setup.bash, package.xml deps)" >&2
+scripts/env.sh python -m pytest -q -p no:cacheprovider tests/install
+
 echo "== pytest tests/ros_graph (real ROS 2 graph)" >&2
 scripts/env.sh python -m pytest -q -p no:cacheprovider tests/ros_graph "$@"
 

@@ -20,6 +20,21 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def installed_prefix(pkg="lowres_fer"):
+    """Install prefix of `pkg` as `ros2 run` finds it: the ament index on
+    AMENT_PREFIX_PATH (`source install/setup.bash`, which scripts/env.sh does)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        return Path(get_package_prefix(pkg))
+    except PackageNotFoundError as e:
+        raise RuntimeError(
+            f"{pkg} is not on AMENT_PREFIX_PATH: run scripts/setup.sh and the tests "
+            "through scripts/env.sh (it sources install/setup.bash)"
+        ) from e
+
 SCENES = Path(
     os.environ.get("LOWRES_FER_SCENES", ROOT.parent / "shared" / "data" / "scenes")
 )

@@ -20,10 +20,14 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CompressedImage, Image
 
 ROOT = bagtools.ROOT
-MODELS = Path(os.environ.get("LOWRES_FER_MODELS", ROOT / "models"))
+# The node's models: the install's share/lowres_fer/models (found by the node
+# itself, as on a robot) unless LOWRES_FER_MODELS names other ones. The bag tool
+# reads the same files from the checkout (the install test checks their sha256s).
+MODELS = os.environ.get("LOWRES_FER_MODELS")
 NODE_BIN = Path(
     os.environ.get(
-        "LOWRES_FER_NODE", ROOT / "install" / "lib" / "lowres_fer" / "lowres_fer_node"
+        "LOWRES_FER_NODE",
+        bagtools.installed_prefix() / "lib" / "lowres_fer" / "lowres_fer_node",
     )
 )
 TOPIC = "/camera/image_raw"
@@ -101,7 +105,7 @@ class Player:
 @contextlib.contextmanager
 def running_node(tmp_path, namespace, *params, compressed=False):
     """The node binary in `namespace`, input remapped to TOPIC (reliable, deep
-    history), models from MODELS, plus `name:=value` params; yields
+    history), the installed models (or MODELS), plus `name:=value` params; yields
     (player, process, log path)."""
     if not NODE_BIN.is_file():
         raise FileNotFoundError(f"{NODE_BIN} missing: run scripts/setup.sh")
@@ -117,12 +121,12 @@ def running_node(tmp_path, namespace, *params, compressed=False):
     params = (
         "input.qos:=reliable",
         "input.depth:=100",
-        f"models_dir:={MODELS}",
+        *([f"models_dir:={MODELS}"] if MODELS else []),
         *params,
     )
     for p in params:
         args += ["-p", p]
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     player = Player(namespace, compressed=compressed)
     try:
         yield player, proc, log_path

@@ -21,8 +21,32 @@ from PIL import Image as PILImage
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENES = Path(os.environ.get("LOWRES_FER_SCENES", ROOT.parent / "shared" / "data" / "scenes"))
-NODE_BIN = Path(os.environ.get("LOWRES_FER_NODE", ROOT / "install" / "lib" / "lowres_fer" / "lowres_fer_node"))
-PARAMS = ROOT / "config" / "default.yaml"
+
+
+def _installed(pkg="lowres_fer"):
+    """(prefix, share) of the package the way `ros2 run`/`ros2 launch` find it: the
+    ament index on AMENT_PREFIX_PATH, which `source install/setup.bash` (scripts/env.sh)
+    puts this checkout's colcon install on."""
+    from ament_index_python.packages import (
+        PackageNotFoundError,
+        get_package_prefix,
+        get_package_share_directory,
+    )
+
+    try:
+        return Path(get_package_prefix(pkg)), Path(get_package_share_directory(pkg))
+    except PackageNotFoundError as e:
+        raise RuntimeError(
+            f"{pkg} is not installed on AMENT_PREFIX_PATH: run scripts/setup.sh, then the tests "
+            "through scripts/env.sh (it sources install/setup.bash)"
+        ) from e
+
+
+PREFIX, SHARE = _installed()
+# The installed executable and parameter file; the node finds its models in
+# SHARE/models itself (models_dir empty).
+NODE_BIN = Path(os.environ.get("LOWRES_FER_NODE", PREFIX / "lib" / "lowres_fer" / "lowres_fer_node"))
+PARAMS = SHARE / "config" / "default.yaml"
 
 # Isolate from other graphs on this machine (other engineers' tests, demos):
 # a per-run DDS domain and localhost-only discovery. Must be set before rclpy
@@ -226,7 +250,9 @@ class NodeProcess:
             args += ["-p", p]
         # Kept open for the node's lifetime (closed in stop()), hence no `with`.
         self.log = open(self.log_path, "w")  # noqa: SIM115
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        # Started outside the checkout, as on a robot: no ./models to fall back on, the
+        # models must come from the install's share/lowres_fer/models.
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, cwd=tmp_path)
 
     def output(self):
         self.log.flush()
