@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod resample;
 pub mod route;
 pub mod runtime;
+pub mod sanitize;
 pub mod track;
 
 #[cfg(feature = "ros")]

@@ -57,6 +57,8 @@ pub struct Options {
     /// Skip (and count) frames that do not decode instead of failing.
     pub skip_bad_frames: bool,
     pub max_frames: Option<u64>,
+    /// Pixel budget per frame (the node's `input.max_pixels`).
+    pub max_pixels: u64,
     pub progress: bool,
 }
 
@@ -508,7 +510,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             CompressedImage::decode(m.data)
                 .map_err(anyhow::Error::from)
                 .and_then(|c| {
-                    compressed_to_rgb(&c.format, c.data, &mut rgb)?;
+                    compressed_to_rgb(&c.format, c.data, opts.max_pixels, &mut rgb)?;
                     Ok(c.header)
                 })
         } else {
@@ -522,6 +524,7 @@ pub fn run(opts: &Options) -> Result<Report> {
                         i.is_bigendian != 0,
                         i.step,
                         i.data,
+                        opts.max_pixels,
                         &mut rgb,
                     )?;
                     Ok(i.header)

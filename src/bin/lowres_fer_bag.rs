@@ -51,6 +51,9 @@ OPTIONS
                             byte-identical output (all other values are identical anyway)
       --skip-bad-frames     skip frames that fail to decode (counted) instead of failing
       --max-frames N        stop after N frames
+      --max-pixels N        pixel budget per frame, checked from the header before
+                            decoding (default 16777216 = 4096x4096, the node's
+                            input.max_pixels); a larger frame is a bad frame
       --quiet               no progress line on stderr
   Pipeline (defaults = the node's defaults, config/default.yaml):
       --params-file FILE    a node parameter file (ros__parameters: detector.*, classifier.*,
@@ -133,6 +136,7 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
         deterministic: false,
         skip_bad_frames: false,
         max_frames: None,
+        max_pixels: lowres_fer::image_io::DEFAULT_MAX_PIXELS,
         progress: true,
     };
     while let Some(a) = args.next() {
@@ -173,6 +177,17 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
                     v.parse()
                         .map_err(|_| UsageError(format!("--max-frames: '{v}' is not a count")))?,
                 );
+            }
+            "--max-pixels" => {
+                let v = value(&mut args, &a)?;
+                let max = lowres_fer::image_io::MAX_PIXELS_LIMIT;
+                o.max_pixels = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        UsageError(format!("--max-pixels: '{v}' is not a count in [1, {max}]"))
+                    })?;
             }
             "--quiet" => o.progress = false,
             "--params-file" => cfg_file = Some(value(&mut args, &a)?.into()),

@@ -31,6 +31,7 @@ use super::stats::{LogLimiter, Stats};
 use crate::annotate;
 use crate::image_io::{compressed_to_rgb, raw_to_rgb};
 use crate::pipeline::Pipeline;
+use crate::sanitize;
 
 const NODE_NAME: &str = "lowres_fer";
 
@@ -271,6 +272,7 @@ pub fn run() -> Result<()> {
         let shared = shared.clone();
         let logger = logger.clone();
         let publish_annotated = params.publish_annotated;
+        let max_pixels = params.max_pixels;
         let throttle = Duration::from_secs_f64(params.log_throttle_s);
         std::thread::Builder::new().name("inference".into()).spawn(move || {
             let mut rgb = RgbImage::new(0, 0);
@@ -298,11 +300,11 @@ pub fn run() -> Result<()> {
                 let t0 = Instant::now();
                 let (header, decoded) = match frame.payload {
                     Payload::Raw(m) => {
-                        let r = raw_to_rgb(m.width, m.height, &m.encoding, m.is_bigendian != 0, m.step, &m.data, &mut rgb);
+                        let r = raw_to_rgb(m.width, m.height, &m.encoding, m.is_bigendian != 0, m.step, &m.data, max_pixels, &mut rgb);
                         (m.header, r)
                     }
                     Payload::Compressed(m) => {
-                        let r = compressed_to_rgb(&m.format, &m.data, &mut rgb);
+                        let r = compressed_to_rgb(&m.format, &m.data, max_pixels, &mut rgb);
                         (m.header, r)
                     }
                 };
@@ -314,7 +316,7 @@ pub fn run() -> Result<()> {
                             &logger,
                             "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
                             input_topic,
-                            header.frame_id,
+                            sanitize::wire(&header.frame_id),
                             e,
                             suppressed
                         );

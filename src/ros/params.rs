@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::config::PipelineConfig;
+use crate::image_io;
 
 /// Parameter values as given on the command line / in params files.
 pub type Given = BTreeMap<String, ParameterValue>;
@@ -45,6 +46,8 @@ pub struct NodeParams {
     pub transport: Transport,
     pub input_qos: InputQos,
     pub input_depth: usize,
+    /// Pixel budget per frame, checked from the header before decoding.
+    pub max_pixels: u64,
     pub publish_annotated: bool,
     pub diagnostics_period_s: f64,
     pub log_throttle_s: f64,
@@ -65,6 +68,7 @@ const SPECS: &[Spec] = &[
     Spec { name: "input.transport", description: "raw (sensor_msgs/Image on 'image') or compressed (sensor_msgs/CompressedImage on 'image/compressed')" },
     Spec { name: "input.qos", description: "sensor_data (best effort) or reliable" },
     Spec { name: "input.depth", description: "input subscription history depth, [1, 100]" },
+    Spec { name: "input.max_pixels", description: "pixel budget per frame (width*height, checked before decoding), [1, 268435456]" },
     Spec { name: "publish_annotated", description: "render image_annotated while it has subscribers" },
     Spec { name: "diagnostics_period", description: "seconds between /diagnostics messages, [0.1, 60.0]" },
     Spec { name: "log_throttle", description: "seconds between repeated log lines of one bad-input cause, [0.1, 3600.0]" },
@@ -99,6 +103,7 @@ fn default_value(name: &str) -> ParameterValue {
         "input.transport" => s("raw"),
         "input.qos" => s("sensor_data"),
         "input.depth" => ParameterValue::Integer(5),
+        "input.max_pixels" => ParameterValue::Integer(image_io::DEFAULT_MAX_PIXELS as i64),
         "publish_annotated" => ParameterValue::Bool(true),
         "diagnostics_period" => ParameterValue::Double(1.0),
         "log_throttle" => ParameterValue::Double(5.0),
@@ -306,6 +311,7 @@ impl NodeParams {
             transport,
             input_qos,
             input_depth: r.int("input.depth", 1, 100)? as usize,
+            max_pixels: r.int("input.max_pixels", 1, image_io::MAX_PIXELS_LIMIT as i64)? as u64,
             publish_annotated: r.bool("publish_annotated")?,
             diagnostics_period_s: r.double_in("diagnostics_period", 0.1, 60.0)?,
             log_throttle_s: r.double_in("log_throttle", 0.1, 3600.0)?,
