@@ -18,6 +18,7 @@ use super::msgs::{
     CompressedImage, FaceEmotion, FaceEmotionArray, Header, Image, COMPRESSED_IMAGE_TYPE,
     FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
+use super::output_dir;
 use super::reader::Bag;
 use super::truth::{GroundTruth, Metrics};
 use super::writer::BagWriter;
@@ -411,12 +412,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("output path {} has no usable name", out.display()))?
         .to_string();
-    if out.exists() && !opts.overwrite {
-        bail!(
-            "output {} already exists (use --overwrite to replace it)",
-            out.display()
-        );
-    }
+    output_dir::check_destination(&opts.input, out, opts.overwrite)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -752,15 +748,10 @@ pub fn run(opts: &Options) -> Result<Report> {
     )?;
 
     // ---- commit: replace the destination atomically ----
-    if out.exists() {
-        // --overwrite: the old output goes only once the new one is complete.
-        if out.is_dir() {
-            std::fs::remove_dir_all(out)
-        } else {
-            std::fs::remove_file(out)
-        }
-        .with_context(|| format!("cannot remove the old {}", out.display()))?;
-    }
+    output_dir::write_marker(&tmp_path)?;
+    // --overwrite: the old output goes only once the new one is complete, and
+    // only if it still is nothing but a previous result.
+    output_dir::remove_previous(&opts.input, out)?;
     std::fs::rename(&tmp_path, out)
         .with_context(|| format!("cannot move the result to {}", out.display()))?;
     tmp.0 = None;

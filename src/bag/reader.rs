@@ -273,6 +273,25 @@ fn read_mcap_summary(file: &mut File) -> Result<Option<mcap::Summary>> {
     Ok(reader.finish())
 }
 
+/// Largest MCAP record (or chunk, compressed or not) the reader accepts: one
+/// 8K rgb8 frame is 100 MB; a corrupt length field must not make us buffer GBs.
+pub const MCAP_RECORD_LIMIT: usize = 1 << 30;
+
+/// Reader options: every chunk's CRC is checked before any of its messages is
+/// handed out (a flipped bit in a CRC-protected chunk is an error, not a frame),
+/// and the data section CRC at the end of the file.
+fn mcap_options() -> mcap::sans_io::linear_reader::LinearReaderOptions {
+    mcap::sans_io::linear_reader::LinearReaderOptions::default()
+        .with_prevalidate_chunk_crcs(true)
+        .with_validate_data_section_crc(true)
+        .with_record_length_limit(MCAP_RECORD_LIMIT)
+}
+
+/// A message reader over an MCAP stream with [`mcap_options`].
+fn mcap_reader<R: Read>(source: R) -> mcap::io::MessageReader<R> {
+    mcap::io::MessageReader::new_with_options(source, mcap_options())
+}
+
 fn channel_info(ch: &mcap::Channel) -> (String, String, String) {
     let ty = ch
         .schema
@@ -310,8 +329,7 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>> {
     } else {
         // No summary (or no statistics): scan the whole file once. A truncated
         // recording fails here, before any frame is processed.
-        let reader =
-            mcap::io::MessageReader::new(BufReader::with_capacity(1 << 20, File::open(path)?));
+        let reader = mcap_reader(BufReader::with_capacity(1 << 20, File::open(path)?));
         for msg in reader {
             let msg = msg.map_err(|e| anyhow!("{e}"))?;
             add(channel_info(&msg.channel), 1);
@@ -326,7 +344,7 @@ fn mcap_messages(
     f: &mut impl FnMut(BagMessage) -> Result<ControlFlow<()>>,
 ) -> Result<ControlFlow<()>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = mcap::io::MessageReader::new(BufReader::with_capacity(1 << 20, file));
+    let reader = mcap_reader(BufReader::with_capacity(1 << 20, file));
     for msg in reader {
         let msg =
             msg.map_err(|e| anyhow!("corrupt or truncated MCAP file {}: {e}", path.display()))?;

@@ -39,7 +39,10 @@ OPTIONS
   -o, --output OUT          output bag directory (must not exist, see --overwrite)
   -t, --topic NAME          image topic (default: the bag's only image topic)
       --list-topics         print the bag's topics and exit
-      --overwrite           replace OUT if it exists (only after success)
+      --overwrite           replace OUT if it is a previous result of this tool (it
+                            holds the .lowres_fer_bag_output marker and only the files
+                            listed there); never OUT = the input or a directory
+                            holding it. The old result goes only after success
       --namespace NS        namespace of the output topics (default /lowres_fer)
       --annotated MODE      raw (default; rgb8 Image like the node), jpeg
                             (CompressedImage on <ns>/image_annotated/compressed), none
