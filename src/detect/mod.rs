@@ -93,6 +93,11 @@ impl BlazeFace {
             .commit_from_memory(&bytes)
             .with_context(|| format!("cannot load detector model {file}"))?;
         let side = model_side(model);
+        if let Some(s) = manifest.entry(file)?.input_size {
+            if s as usize != side {
+                bail!("{file}: manifest input_size {s}, but the node feeds it {side}x{side}");
+            }
+        }
         let mut names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         if names != [INPUT_NAME] {
             bail!("{file}: expected one input '{INPUT_NAME}', found {names:?}");
@@ -103,14 +108,19 @@ impl BlazeFace {
                 bail!("{file}: output '{want}' missing (outputs: {names:?})");
             }
         }
-        Ok(Self {
+        let mut detector = Self {
             session,
             side,
             anchors: anchors::generate(),
             input: vec![0.0; side * side * 3],
             scores: Vec::with_capacity(anchors::NUM_ANCHORS),
             regs: Vec::with_capacity(anchors::NUM_ANCHORS * 16),
-        })
+        };
+        // Output shapes are checked on a blank input now, not on the first frame.
+        detector.run().with_context(|| {
+            format!("{file} does not fit the node: failed its start-up check on a blank {side}x{side} input")
+        })?;
+        Ok(detector)
     }
 
     /// Run the model on `self.input`, leaving logits and regressors in
@@ -190,8 +200,7 @@ impl FaceDetector {
     /// Load the configured BlazeFace model from `models_dir` (sha256-checked
     /// against `models_dir/manifest.json`).
     pub fn new(env: &Environment, cfg: &DetectorConfig, models_dir: &Path) -> anyhow::Result<Self> {
-        let manifest = Manifest::load(models_dir)
-            .context("detector models missing: run scripts/fetch_models.sh")?;
+        let manifest = Manifest::load(models_dir)?;
         let model = BlazeFace::load(
             env,
             models_dir,
@@ -199,7 +208,7 @@ impl FaceDetector {
             cfg.model,
             cfg.threads.max(1) as usize,
         )
-        .context("cannot load the face detector (run scripts/fetch_models.sh)")?;
+        .context("cannot load the face detector")?;
         Ok(Self {
             cfg: cfg.clone(),
             model,
