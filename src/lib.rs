@@ -11,6 +11,8 @@ pub mod config;
 pub mod detect;
 pub mod face;
 pub mod ferplus;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod image_io;
 pub mod models;

@@ -7,6 +7,7 @@ pub mod cdr;
 pub mod msgs;
 pub mod offline;
 pub mod output_dir;
+pub mod params_file;
 pub mod reader;
 pub mod truth;
 pub mod writer;

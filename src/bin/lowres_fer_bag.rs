@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use lowres_fer::bag::offline::{self, Annotated, Options};
 use lowres_fer::bag::reader::Bag;
 use lowres_fer::config::{DetectorModel, PipelineConfig, Routing, TilingMode};
@@ -97,19 +97,7 @@ fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> Result<T, 
 fn params_file(path: &Path) -> Result<PipelineConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&text).with_context(|| format!("{} is not YAML", path.display()))?;
-    let params = doc
-        .as_mapping()
-        .and_then(|m| m.values().find_map(|v| v.get("ros__parameters")))
-        .ok_or_else(|| anyhow!("{}: no <node>: ros__parameters: section", path.display()))?;
-    let mut cfg: PipelineConfig = serde_yaml::from_value(params.clone())
-        .with_context(|| format!("{}: invalid pipeline parameters", path.display()))?;
-    // The node treats "" as "use the default"; so do we.
-    if cfg.models_dir.as_os_str().is_empty() {
-        cfg.models_dir = PipelineConfig::default().models_dir;
-    }
-    Ok(cfg)
+    lowres_fer::bag::params_file::parse(&text).with_context(|| format!("{}", path.display()))
 }
 
 enum Command {
