@@ -94,7 +94,7 @@ fn stamp_nanos(t: &Time) -> i128 {
 /// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
 /// not load) are returned so `main` exits non-zero with the message.
 pub fn run() -> Result<()> {
-    let ctx = r2r::Context::create().context("cannot initialise ROS 2 (rcl)")?;
+    let ctx = super::context::create()?;
     let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
     let logger = node.logger().to_string();
 
