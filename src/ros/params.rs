@@ -227,10 +227,10 @@ impl Reader<'_> {
             .map_err(|_| anyhow!("parameter '{name}' = '{s}' is invalid: allowed {allowed}"))
     }
 
-    /// Integers for u32 config fields; the pipeline's own `validate()` then
-    /// applies the tighter documented range.
-    fn u32(&self, name: &str) -> Result<u32> {
-        Ok(self.int(name, 0, u32::MAX as i64)? as u32)
+    /// Integers for u32 config fields, checked against their documented range
+    /// here (a negative value used to report "[0, 4294967295]").
+    fn u32(&self, name: &str, lo: u32, hi: u32) -> Result<u32> {
+        Ok(self.int(name, lo as i64, hi as i64)? as u32)
     }
 }
 
@@ -264,13 +264,13 @@ impl NodeParams {
         d.tile_score_threshold = r.double("detector.tile_score_threshold")? as f32;
         d.nms_iou = r.double("detector.nms_iou")? as f32;
         d.tiling = r.choice("detector.tiling", "{off, rotating, all}")?;
-        d.tiles_per_frame = r.u32("detector.tiles_per_frame")?;
-        d.threads = r.u32("detector.threads")?;
+        d.tiles_per_frame = r.u32("detector.tiles_per_frame", 0, 64)?;
+        d.threads = r.u32("detector.threads", 1, 64)?;
         let c = &mut pipeline.classifier;
         c.routing = r.choice("classifier.routing", "{off, face_size, learned}")?;
         c.execution_provider =
             r.choice("classifier.execution_provider", "{cpu, cuda, tensorrt}")?;
-        c.threads = r.u32("classifier.threads")?;
+        c.threads = r.u32("classifier.threads", 1, 64)?;
         c.min_face_px = r.double("classifier.min_face_px")? as f32;
         c.min_detector_score = r.double("classifier.min_detector_score")? as f32;
         // Not range-checked by PipelineConfig::validate; its documented range
@@ -288,7 +288,7 @@ impl NodeParams {
         let t = &mut pipeline.tracking;
         t.enabled = r.bool("tracking.enabled")?;
         t.iou_threshold = r.double("tracking.iou_threshold")? as f32;
-        t.max_missed = r.u32("tracking.max_missed")?;
+        t.max_missed = r.u32("tracking.max_missed", 0, 1000)?;
         t.smoothing_alpha = r.double("tracking.smoothing_alpha")? as f32;
         // The pipeline config names the parameter and its range itself.
         pipeline.validate()?;
@@ -412,6 +412,31 @@ mod tests {
         m.insert("tracking.enabled".into(), ParameterValue::Integer(1));
         let e = NodeParams::read(&m).unwrap_err().to_string();
         assert!(e.contains("tracking.enabled") && e.contains("bool"), "{e}");
+    }
+
+    /// Issue 11: a negative unsigned parameter reported "[0, 4294967295]".
+    #[test]
+    fn unsigned_parameters_report_their_documented_range() {
+        for (name, value, range) in [
+            ("detector.threads", -1, "[1, 64]"),
+            ("detector.threads", 0, "[1, 64]"),
+            ("classifier.threads", -5, "[1, 64]"),
+            ("detector.tiles_per_frame", -1, "[0, 64]"),
+            ("tracking.max_missed", -2, "[0, 1000]"),
+            ("tracking.max_missed", 5_000_000_000, "[0, 1000]"),
+        ] {
+            let mut m = Given::new();
+            m.insert(name.into(), ParameterValue::Integer(value));
+            let e = NodeParams::read(&m).unwrap_err().to_string();
+            assert!(
+                e.contains(name) && e.contains(range) && !e.contains("4294967295"),
+                "{e}"
+            );
+        }
+        let mut m = Given::new();
+        m.insert("input.max_pixels".into(), ParameterValue::Integer(0));
+        let e = NodeParams::read(&m).unwrap_err().to_string();
+        assert!(e.contains("[1, 268435456]"), "{e}");
     }
 
     /// Dotted leaf names and raw values of the `ros__parameters` block of a
