@@ -1,0 +1,3 @@
+#![no_main]
+//! libFuzzer entry of lowres_fer::fuzzing::sqlite (see scripts/fuzz.sh).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| lowres_fer::fuzzing::sqlite(data));
