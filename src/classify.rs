@@ -165,14 +165,18 @@ impl FaceModel {
             resizer: Resizer::new(),
         };
         // The model contract, checked once here rather than on every frame with
-        // faces: one blank face at the manifest's input size must give [1, classes].
+        // faces: a batch of two blank faces at the manifest's input size must give
+        // [2, classes] (two, so a model exported with a fixed batch of one fails
+        // here and not on the first frame with two faces).
         let s = input_size as usize;
-        model.logits_prepared(&vec![0.0; s * s]).with_context(|| {
-            format!(
-                "model {file} does not fit the node: failed its start-up check on one blank \
-                 {s}x{s} face (manifest input_size {s}, {classes} outputs expected)"
-            )
-        })?;
+        model
+            .logits_prepared(&vec![0.0; 2 * s * s])
+            .with_context(|| {
+                format!(
+                    "model {file} does not fit the node: failed its start-up check on two blank \
+                 {s}x{s} faces (manifest input_size {s}, [batch, {classes}] outputs expected)"
+                )
+            })?;
         Ok(model)
     }
 

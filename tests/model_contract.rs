@@ -69,12 +69,21 @@ fn models_with_classifier(dir: &Path, classifier: &[u8]) {
 #[test]
 fn classifier_with_wrong_output_shape_stops_start_up() {
     let t = tmp("shape");
-    // Valid ONNX, right input, 7 logits instead of 8 (tests/data, 251 bytes).
+    // Valid ONNX, right input, 7 logits instead of 8 (tests/data/make_bad_classifiers.py).
     let bad = std::fs::read(repo("tests/data/classifier_7_classes.onnx")).unwrap();
     models_with_classifier(&t.0, &bad);
     let err = start(&t.0);
     assert!(
-        err.contains("wrong.onnx") && err.contains("start-up check") && err.contains("[1, 7]"),
+        err.contains("wrong.onnx") && err.contains("start-up check") && err.contains("[2, 7]"),
+        "{err}"
+    );
+    // A fixed batch of one used to pass and then fail on every frame with two
+    // classified faces; the start-up check feeds two.
+    let batch1 = std::fs::read(repo("tests/data/classifier_batch_1.onnx")).unwrap();
+    models_with_classifier(&t.0, &batch1);
+    let err = start(&t.0);
+    assert!(
+        err.contains("wrong.onnx") && err.contains("start-up check"),
         "{err}"
     );
     // The same directory with the real classifier starts.
