@@ -47,6 +47,7 @@ for t in "${targets[@]}"; do
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
   rss="$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)"
   cov="$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)"
-  echo "fuzz: $t: ${execs:-?} runs in ${secs} s (${rate:-?}/s), ${cov:-no coverage line}, peak RSS ${rss:-?} MB, corpus $(ls "corpus/$t" | wc -l) files"
+  took="$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)"
+  echo "fuzz: $t: ${execs:-?} runs in ${took:-$secs} s (${rate:-?}/s), ${cov:-no coverage line}, peak RSS ${rss:-?} MB, corpus $(ls "corpus/$t" | wc -l) files"
 done
 exit $status

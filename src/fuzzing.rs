@@ -192,3 +192,17 @@ pub fn params_file(data: &[u8]) {
         }
     }
 }
+
+/// Panic hook for the libFuzzer targets (call in `init`, after libfuzzer-sys
+/// installed its abort-on-any-panic hook): a panic inside the mcap crate that
+/// the bag reader catches and reports as a corrupt file
+/// ([`reader::mcap_panic_is_handled`]) is handled behaviour, not a crash; every
+/// other panic still aborts and is a finding.
+pub fn tolerate_handled_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !reader::mcap_panic_is_handled() {
+            abort(info);
+        }
+    }));
+}

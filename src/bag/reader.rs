@@ -229,7 +229,15 @@ impl Bag {
         }
         self.topics
             .iter()
-            .map(|t| format!("  {} ({}, {} messages)", t.name, t.msg_type, t.count))
+            .map(|t| {
+                // Names come from the file: escaped, so they cannot forge terminal output.
+                format!(
+                    "  {} ({}, {} messages)",
+                    crate::sanitize::wire_max(&t.name, 200),
+                    crate::sanitize::wire_max(&t.msg_type, 200),
+                    t.count
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -297,11 +305,32 @@ fn mcap_options(file_len: u64) -> mcap::sans_io::linear_reader::LinearReaderOpti
         .with_record_length_limit(mcap_record_limit(file_len))
 }
 
+thread_local! {
+    static IN_MCAP_CRATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs mcap-crate code under [`guarded`], where a
+/// panic becomes a "corrupt file" error. Panic hooks use it to stay quiet (the
+/// bag tool) or to not count it as a crash (the libFuzzer targets).
+pub fn mcap_panic_is_handled() -> bool {
+    IN_MCAP_CRATE.with(|c| c.get())
+}
+
+/// Run mcap-crate code with its panics caught. mcap 0.26 panics on some
+/// corrupt files, found by fuzzing: an unchecked subtraction in
+/// sans_io/linear_reader.rs when a record inside an uncompressed chunk claims
+/// more bytes than the chunk has left (debug builds), and a slice index in
+/// read.rs (`parse_record`) when an attachment record is shorter than its
+/// header (release builds too: the bag tool crashed with exit 101).
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T> {
+    IN_MCAP_CRATE.with(|c| c.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_MCAP_CRATE.with(|c| c.set(false));
+    r.map_err(|_| anyhow!("the MCAP reader failed on inconsistent record lengths"))
+}
+
 /// The messages of an MCAP stream of `file_len` bytes, read with
-/// [`mcap_options`]. mcap 0.26 panics on some corrupt files (an unchecked
-/// subtraction in sans_io/linear_reader.rs when a record inside an
-/// uncompressed chunk claims more bytes than the chunk has left; found by the
-/// fuzz smoke, debug builds): such a panic ends the iteration as an error.
+/// [`mcap_options`], each step [`guarded`]: a panic ends the iteration as an error.
 struct McapMessages<R: Read> {
     inner: mcap::io::MessageReader<R>,
     done: bool,
@@ -322,18 +351,16 @@ impl<R: Read> Iterator for McapMessages<R> {
             return None;
         }
         let inner = &mut self.inner;
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.next())) {
+        match guarded(|| inner.next()) {
             Ok(Some(Ok(m))) => Some(Ok(m)),
             Ok(Some(Err(e))) => {
                 self.done = true;
                 Some(Err(anyhow!("{e}")))
             }
             Ok(None) => None,
-            Err(_) => {
+            Err(e) => {
                 self.done = true;
-                Some(Err(anyhow!(
-                    "the MCAP reader failed on inconsistent record lengths"
-                )))
+                Some(Err(e))
             }
         }
     }
@@ -355,7 +382,7 @@ fn file_len(path: &Path) -> u64 {
 fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>> {
     let mut file = File::open(path)?;
     // Fast path: the summary section at the end of a complete file.
-    let summary = read_mcap_summary(&mut file).ok().flatten();
+    let summary = guarded(|| read_mcap_summary(&mut file).ok().flatten())?;
     mcap_topics_from(
         summary,
         BufReader::with_capacity(1 << 20, File::open(path)?),
@@ -443,9 +470,11 @@ pub fn read_mcap_bytes(
     data: &[u8],
     mut f: impl FnMut(&str, BagMessage) -> Result<ControlFlow<()>>,
 ) -> Result<Vec<TopicInfo>> {
-    let summary = read_mcap_summary(&mut std::io::Cursor::new(data))
-        .ok()
-        .flatten();
+    let summary = guarded(|| {
+        read_mcap_summary(&mut std::io::Cursor::new(data))
+            .ok()
+            .flatten()
+    })?;
     let len = data.len() as u64;
     let topics = mcap_topics_from(summary, data, len)?;
     for t in &topics {

@@ -258,6 +258,14 @@ fn list_topics(path: &Path) -> Result<()> {
 }
 
 fn real_main() -> Result<()> {
+    // The bag reader turns panics of the mcap crate on corrupt files into
+    // errors; keep their default report ("thread panicked at ...") off stderr.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !lowres_fer::bag::reader::mcap_panic_is_handled() {
+            default_hook(info);
+        }
+    }));
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match parse(argv) {
         Ok(c) => c,
