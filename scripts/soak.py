@@ -14,6 +14,7 @@ sampling its RSS every 10 s, and reports peak and growth.
 
     scripts/soak.sh                       # 10 min reliable + 10 min best effort, then the 1-hour bag
     scripts/soak.sh --duration 60 --qos reliable --no-bag     # a 1-minute trial
+    scripts/soak.sh --no-node --bag-hours 0.1                  # the bag tool over a 6-minute bag
 """
 
 import argparse
@@ -257,6 +258,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds before the RSS baseline (60)")
     ap.add_argument("--max-growth-mb", type=float, default=5.0)
     ap.add_argument("--no-bag", action="store_true", help="skip the bag-tool soak")
+    ap.add_argument("--no-node", action="store_true", help="skip the node soak")
     ap.add_argument("--bag-hours", type=float, default=1.0)
     ap.add_argument("--bag-fps", type=float, default=2.0)
     ap.add_argument("--bag-max-growth-mb", type=float, default=50.0)
@@ -267,7 +269,7 @@ def main():
     report = {"node": [], "bag": None}
     try:
         rclpy.init()
-        for qos in (["reliable", "best_effort"] if a.qos == "both" else [a.qos]):
+        for qos in [] if a.no_node else (["reliable", "best_effort"] if a.qos == "both" else [a.qos]):
             report["node"].append(node_soak(qos, a.duration, a.rate, min(a.warmup, a.duration / 2),
                                             a.max_growth_mb, work))
         rclpy.shutdown()
