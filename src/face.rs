@@ -80,6 +80,9 @@ pub enum FaceState {
     TooSmall,
     /// The detector score is below the classification gate.
     LowDetectorScore,
+    /// Passed the quality gate, but the classifier failed on this frame (a
+    /// run-time error); the detection is valid, the emotion unknown.
+    ClassifierFailed,
 }
 
 /// Everything the pipeline knows about one face in one frame.
@@ -106,6 +109,7 @@ impl FaceState {
             FaceState::Classified => 0,
             FaceState::TooSmall => 1,
             FaceState::LowDetectorScore => 2,
+            FaceState::ClassifierFailed => 3,
         }
     }
 }
@@ -170,6 +174,7 @@ mod tests {
             (FaceState::Classified, "STATE_CLASSIFIED"),
             (FaceState::TooSmall, "STATE_TOO_SMALL"),
             (FaceState::LowDetectorScore, "STATE_LOW_DETECTOR_SCORE"),
+            (FaceState::ClassifierFailed, "STATE_CLASSIFIER_FAILED"),
         ] {
             let line = format!("uint8 {name}={}", state.code());
             assert!(

@@ -28,6 +28,10 @@ pub struct StageTimings {
 pub struct FrameOutput {
     pub faces: Vec<FaceResult>,
     pub timings: StageTimings,
+    /// Set when the classifier failed on this frame (a run-time error, e.g. of
+    /// the execution provider): the faces it should have classified are
+    /// [`FaceState::ClassifierFailed`], detections and tracks are still valid.
+    pub classify_error: Option<String>,
 }
 
 pub struct Pipeline {
@@ -138,16 +142,29 @@ impl Pipeline {
 
         let t = Instant::now();
         let n = self.crop_sizes.len();
-        self.router.classify(
+        let classified = self.router.classify(
             &self.crops[..n],
             &self.crop_sizes,
             &mut self.probs,
             &mut self.routes,
-        )?;
-        for (k, &fi) in self.crop_faces.iter().enumerate() {
-            let face = &mut faces[fi];
-            face.probs = self.probs[k];
-            face.route.push_str(self.router.route_name(self.routes[k]));
+        );
+        self.output.classify_error = None;
+        match classified {
+            Ok(()) => {
+                for (k, &fi) in self.crop_faces.iter().enumerate() {
+                    let face = &mut faces[fi];
+                    face.probs = self.probs[k];
+                    face.route.push_str(self.router.route_name(self.routes[k]));
+                }
+            }
+            // The frame still has its detections: a planner sees the faces,
+            // marked as not classified, instead of no frame result at all.
+            Err(e) => {
+                for &fi in &self.crop_faces {
+                    faces[fi].state = FaceState::ClassifierFailed;
+                }
+                self.output.classify_error = Some(format!("classifier: {e:#}"));
+            }
         }
         let classify_ms = ms(t);
 

@@ -107,3 +107,50 @@ fn missing_or_invalid_manifest_is_reported_as_such() {
     assert!(err.contains("manifest.json is invalid"), "{err}");
     assert!(!err.contains("fetch_models"), "{err}");
 }
+
+/// A classifier that fails at run time (here: batch fixed at 2, which the
+/// start-up check accepts, on a frame with many faces) used to fail the whole
+/// frame: no emotions message at all. The detections are now kept, the faces
+/// it should have classified marked ClassifierFailed, and the error reported.
+#[test]
+fn classifier_failing_at_run_time_keeps_the_detections() {
+    use lowres_fer::FaceState;
+    let t = tmp("runtime");
+    let batch2 = std::fs::read(repo("tests/data/classifier_batch_2.onnx")).unwrap();
+    models_with_classifier(&t.0, &batch2);
+    let cfg = PipelineConfig {
+        models_dir: t.0.clone(),
+        ..PipelineConfig::default()
+    };
+    let mut p = Pipeline::new(&cfg).expect("batch 2 passes the start-up check");
+    let shared = std::env::var_os("LOWRES_FER_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo("../shared"));
+    let photo = image::open(shared.join("data/scenes/pexels_group7.jpg"))
+        .expect("shared scene (LOWRES_FER_SHARED)")
+        .to_rgb8();
+    let out = p.process(&photo).expect("the frame still has a result");
+    let states: Vec<FaceState> = out.faces.iter().map(|f| f.state).collect();
+    let err = out
+        .classify_error
+        .as_deref()
+        .unwrap_or_else(|| panic!("the failure is not reported; face states {states:?}"));
+    assert!(err.contains("classifier"), "{err}");
+    let failed = out
+        .faces
+        .iter()
+        .filter(|f| f.state == FaceState::ClassifierFailed)
+        .count();
+    assert!(failed > 2, "{failed} faces marked ClassifierFailed");
+    assert!(out
+        .faces
+        .iter()
+        .all(|f| f.state != FaceState::Classified && f.probs == [0.0; 8]));
+    assert_eq!(
+        out.faces
+            .iter()
+            .find(|f| f.state == FaceState::ClassifierFailed)
+            .map(|f| f.published().top_label),
+        Some("")
+    );
+}

@@ -332,6 +332,7 @@ fn state_name(s: FaceState) -> &'static str {
         FaceState::Classified => "classified",
         FaceState::TooSmall => "too_small",
         FaceState::LowDetectorScore => "low_detector_score",
+        FaceState::ClassifierFailed => "classifier_failed",
     }
 }
 
@@ -552,6 +553,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         let out = pipeline
             .process(&rgb)
             .with_context(|| format!("pipeline failed on frame {this}"))?;
+        // An evaluation with some faces unclassified by an error is not a result.
+        if let Some(e) = &out.classify_error {
+            bail!("pipeline failed on frame {this}: {e}");
+        }
         let processing_ms = if zero {
             0.0
         } else {

@@ -343,6 +343,13 @@ pub fn run() -> Result<()> {
                         continue;
                     }
                 };
+                if let Some(e) = &out.classify_error {
+                    // Still published: the faces carry STATE_CLASSIFIER_FAILED.
+                    lock(&shared.stats).on_pipeline_error(format!("pipeline: {e}"));
+                    if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
+                        r2r::log_error!(&logger, "{} (faces published as STATE_CLASSIFIER_FAILED) [{} similar suppressed]", e, suppressed);
+                    }
+                }
                 let processing_ms = t0.elapsed().as_secs_f64() * 1e3;
                 let msg = convert::array_msg(header.clone(), rgb.width(), rgb.height(), processing_ms, &out.faces);
                 let mut publish_failed = emotions_pub.publish(&msg).is_err();

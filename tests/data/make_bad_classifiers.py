@@ -1,6 +1,7 @@
 """Tiny classifier-shaped ONNX models that do not fit the node (tests/model_contract.rs):
-classifier_7_classes.onnx (7 logits instead of 8) and classifier_batch_1.onnx
-(batch dimension fixed at 1). Run with the training venv:
+classifier_7_classes.onnx (7 logits instead of 8), classifier_batch_1.onnx
+(batch dimension fixed at 1) and classifier_batch_2.onnx (fixed at 2: passes
+the start-up check, fails at run time on any other number of faces). Run with the training venv:
     python tests/data/make_bad_classifiers.py
 """
 import numpy as np
@@ -29,3 +30,4 @@ def model(name, classes, batch):
 
 model("classifier_7_classes", 7, "batch")
 model("classifier_batch_1", 8, 1)
+model("classifier_batch_2", 8, 2)

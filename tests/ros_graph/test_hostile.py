@@ -2,10 +2,14 @@
 (issue 11), on a real graph against the real binary. Each failed on the code
 before the fix: panics on rcl argument errors, a truncated JPEG published as a
 grey frame, a small PNG declaring 16384x16384 pixels taking 1.9 GB, wire
-strings logged raw."""
+strings logged raw, a classifier failure publishing nothing for the frame."""
 
+import hashlib
+import json
+import shutil
 import subprocess
 import zlib
+from pathlib import Path
 
 import pytest
 from conftest import NODE_BIN, compressed_msg, image_msg, load_scene
@@ -106,3 +110,37 @@ def test_wire_strings_are_escaped_and_cut_in_logs_and_diagnostics(graph):
     assert not any(line.startswith(forged) for line in out.splitlines()), out
     assert "cam\\n[ERROR]" in out, out
     assert len(out) < 20_000
+
+
+def models_dir_with(tmp_path, classifier):
+    """A models directory with the installed detectors and `classifier` as the
+    one model of role "classifier"."""
+    root = Path(__file__).resolve().parents[2]
+    real = json.loads((root / "models" / "manifest.json").read_text())
+    d = tmp_path / "models"
+    d.mkdir()
+    models = {}
+    for det in ("blazeface_back_256.onnx", "blazeface_front_128.onnx"):
+        shutil.copy(root / "models" / det, d / det)
+        models[det] = real["models"][det]
+    data = (root / "tests" / "data" / classifier).read_bytes()
+    (d / "c.onnx").write_bytes(data)
+    models["c.onnx"] = {"sha256": hashlib.sha256(data).hexdigest(), "input_size": 32, "role": "classifier"}
+    (d / "manifest.json").write_text(json.dumps({"models": models}))
+    return d
+
+
+def test_classifier_failure_still_publishes_the_faces(graph, tmp_path):
+    # Batch fixed at 2: passes the start-up check, fails at run time on a frame
+    # with another number of faces to classify. The frame used to get no
+    # emotions message at all.
+    d = models_dir_with(tmp_path, "classifier_batch_2.onnx")
+    proc, peer = graph(params=["input.qos:=reliable", "diagnostics_period:=0.2", f"models_dir:={d}"])
+    msg = peer.publish_until_answered(image_msg(load_scene("pexels_group7.jpg"), stamp=(5, 0)))
+    failed = [f for f in msg.faces if f.state == f.STATE_CLASSIFIER_FAILED]
+    assert len(failed) > 2, [f.state for f in msg.faces]
+    assert all(max(f.probabilities) == 0.0 and f.top_label == "" for f in failed)
+    kv = peer.wait_counter("errors_pipeline", 1)
+    assert "classifier" in kv["last_error"], kv
+    assert "STATE_CLASSIFIER_FAILED" in proc.output()
+    assert proc.alive()
