@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use image::{GrayImage, RgbImage};
 use serde::Serialize;
 
