@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): set-up (idempotent), the core's
-# unit and integration tests (detector, classifier floor on FER+, routing), the
-# real-graph tests of the node, the rosbag tools, and the training smoke test.
+# unit and integration tests (detector, classifier floor on FER+, routing, the
+# fuzz smoke), a short coverage-guided fuzz run, the real-graph tests of the
+# node, the rosbag tools, and the training smoke test.
 # Fails loudly on anything missing; nothing is skipped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -13,6 +14,11 @@ scripts/setup.sh
 echo "== cargo test (core, no ROS)" >&2
 # Through env.sh: the detector/classifier integration tests need ORT_DYLIB_PATH.
 scripts/env.sh cargo test --quiet
+
+# cargo test above ran the deterministic fuzz smoke (tests/fuzz_smoke.rs); this
+# is the short coverage-guided run of every target (libFuzzer; needs nightly).
+echo "== fuzz: 10 s of libFuzzer per target (scripts/fuzz.sh)" >&2
+scripts/fuzz.sh all 10
 
 echo "== cargo test --features ros (parameter/diagnostics logic)" >&2
 scripts/env.sh bash -c 'CARGO_TARGET_DIR="$LOWRES_FER_ROS_TARGET_DIR" cargo test --quiet --release --features ros --lib ros::'

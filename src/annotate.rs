@@ -142,6 +142,7 @@ pub fn face_label(face: &FaceResult) -> String {
         }
         FaceState::TooSmall => format!("{id}too small"),
         FaceState::LowDetectorScore => format!("{id}low score"),
+        FaceState::ClassifierFailed => format!("{id}no emotion (error)"),
     }
 }
 

@@ -153,7 +153,7 @@ impl FaceModel {
             bail!("model {file} has inputs {inputs:?} / outputs {outputs:?}; expected [{INPUT_NAME}] / [{OUTPUT_NAME}]");
         }
         let name = file.trim_end_matches(".onnx").to_string();
-        Ok(Self {
+        let mut model = Self {
             session,
             name,
             input_size,
@@ -163,7 +163,21 @@ impl FaceModel {
             logits: Vec::new(),
             scratch: GrayImage::new(input_size, input_size),
             resizer: Resizer::new(),
-        })
+        };
+        // The model contract, checked once here rather than on every frame with
+        // faces: a batch of two blank faces at the manifest's input size must give
+        // [2, classes] (two, so a model exported with a fixed batch of one fails
+        // here and not on the first frame with two faces).
+        let s = input_size as usize;
+        model
+            .logits_prepared(&vec![0.0; 2 * s * s])
+            .with_context(|| {
+                format!(
+                    "model {file} does not fit the node: failed its start-up check on two blank \
+                 {s}x{s} faces (manifest input_size {s}, [batch, {classes}] outputs expected)"
+                )
+            })?;
+        Ok(model)
     }
 
     /// Model name (file name without `.onnx`).

@@ -127,6 +127,9 @@ pub enum FaceState {
     TooSmall,
     /// The detector score is below the classification gate.
     LowDetectorScore,
+    /// Passed the quality gate, but the classifier failed on this frame (a
+    /// run-time error); the detection is valid, the emotion unknown.
+    ClassifierFailed,
 }
 
 /// Everything the pipeline knows about one face in one frame.
@@ -154,6 +157,7 @@ impl FaceState {
             FaceState::Classified => "classified",
             FaceState::TooSmall => "too_small",
             FaceState::LowDetectorScore => "low_detector_score",
+            FaceState::ClassifierFailed => "classifier_failed",
         }
     }
 
@@ -163,6 +167,7 @@ impl FaceState {
             FaceState::Classified => 0,
             FaceState::TooSmall => 1,
             FaceState::LowDetectorScore => 2,
+            FaceState::ClassifierFailed => 3,
         }
     }
 }
@@ -245,6 +250,7 @@ mod tests {
             FaceState::Classified,
             FaceState::TooSmall,
             FaceState::LowDetectorScore,
+            FaceState::ClassifierFailed,
         ] {
             assert_eq!(serde_json::to_value(s).unwrap(), s.name());
         }
@@ -257,6 +263,7 @@ mod tests {
             (FaceState::Classified, "STATE_CLASSIFIED"),
             (FaceState::TooSmall, "STATE_TOO_SMALL"),
             (FaceState::LowDetectorScore, "STATE_LOW_DETECTOR_SCORE"),
+            (FaceState::ClassifierFailed, "STATE_CLASSIFIER_FAILED"),
         ] {
             let line = format!("uint8 {name}={}", state.code());
             assert!(

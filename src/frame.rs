@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::annotate;
 use crate::face::FaceResult;
-use crate::image_io::{compressed_to_rgb, raw_to_rgb, ImageError};
+use crate::image_io::{compressed_to_rgb, raw_to_rgb, ImageError, DEFAULT_MAX_PIXELS};
 use crate::msg::{FaceEmotionArray, Header};
 use crate::pipeline::{Pipeline, StageTimings};
 
@@ -70,6 +70,11 @@ pub struct StepOutput<'s> {
     pub timings: FrameTimings,
     /// The stamp went backwards and the tracks were forgotten before this frame.
     pub tracks_reset: bool,
+    /// The classifier failed on this frame (a run-time error): `msg` is still
+    /// complete, the faces it should have classified are
+    /// `STATE_CLASSIFIER_FAILED`. The node publishes and counts it, the bag
+    /// tool fails its run.
+    pub classify_error: Option<&'s str>,
 }
 
 /// The stamp-reset policy: a stamp going backwards means a bag restarted or
@@ -87,6 +92,9 @@ pub struct FrameStep {
     msg: FaceEmotionArray,
     last_stamp: Option<i64>,
     deterministic: bool,
+    /// Pixel budget per frame, checked from the header before decoding
+    /// (`input.max_pixels`, the bag tool's `--max-pixels`).
+    max_pixels: u64,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -102,6 +110,7 @@ impl FrameStep {
             msg: FaceEmotionArray::default(),
             last_stamp: None,
             deterministic: false,
+            max_pixels: DEFAULT_MAX_PIXELS,
         }
     }
 
@@ -109,6 +118,12 @@ impl FrameStep {
     /// give identical messages.
     pub fn deterministic(mut self, on: bool) -> Self {
         self.deterministic = on;
+        self
+    }
+
+    /// Reject frames of more than `max` pixels before decoding them.
+    pub fn max_pixels(mut self, max: u64) -> Self {
+        self.max_pixels = max;
         self
     }
 
@@ -141,9 +156,12 @@ impl FrameStep {
                 is_bigendian,
                 step,
                 data,
+                self.max_pixels,
                 &mut self.rgb,
             )?,
-            Payload::Compressed { format, data } => compressed_to_rgb(format, data, &mut self.rgb)?,
+            Payload::Compressed { format, data } => {
+                compressed_to_rgb(format, data, self.max_pixels, &mut self.rgb)?
+            }
         }
         let decode_ms = ms(t0);
 
@@ -188,6 +206,7 @@ impl FrameStep {
             annotated,
             timings,
             tracks_reset,
+            classify_error: out.classify_error.as_deref(),
         })
     }
 }

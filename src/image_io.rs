@@ -10,9 +10,21 @@ use std::io::Cursor;
 
 use image::{ImageFormat, ImageReader, RgbImage};
 
-/// Largest accepted side in pixels. Bounds the buffer a (possibly malicious or
-/// corrupt) header can make us allocate; 16k covers every real camera.
+use crate::sanitize;
+
+/// Largest accepted side in pixels, whatever the pixel budget.
 pub const MAX_SIDE: u32 = 16_384;
+
+/// Default pixel budget per frame (`input.max_pixels`): 4096x4096 = 16.8 MP,
+/// above every robot camera (4K UHD is 8.3 MP). A frame is checked against it
+/// from its header (raw: width/height fields; JPEG/PNG: the stream header)
+/// before anything is decoded or allocated, so a small file declaring
+/// 16384x16384 pixels costs nothing. Peak memory per frame is then bounded by
+/// about 10 bytes per budget pixel (decoder output, RGB copy, annotated copy).
+pub const DEFAULT_MAX_PIXELS: u64 = 4096 * 4096;
+
+/// Largest settable pixel budget: [`MAX_SIDE`] squared.
+pub const MAX_PIXELS_LIMIT: u64 = MAX_SIDE as u64 * MAX_SIDE as u64;
 
 /// Raw encodings the node accepts (names as in sensor_msgs/image_encodings.hpp).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +53,7 @@ impl Encoding {
             "mono16" | "16UC1" => Self::Mono16,
             "yuv422" | "uyvy" => Self::Uyvy,
             "yuyv" | "yuv422_yuy2" => Self::Yuyv,
-            other => return Err(ImageError::UnsupportedEncoding(other.to_string())),
+            other => return Err(ImageError::UnsupportedEncoding(sanitize::wire(other))),
         })
     }
 
@@ -56,13 +68,21 @@ impl Encoding {
     }
 }
 
-/// Why an input image was rejected.
+/// Why an input image was rejected. Strings taken from the message (encoding,
+/// format) are stored escaped and truncated ([`sanitize::wire`]): they end up
+/// in logs and `/diagnostics`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ImageError {
     #[error("unsupported encoding '{0}' (supported: rgb8, bgr8, rgba8, bgra8, mono8, mono16, yuv422/uyvy, yuyv)")]
     UnsupportedEncoding(String),
     #[error("image size {width}x{height} is invalid (each side must be in [1, {MAX_SIDE}])")]
     BadSize { width: u32, height: u32 },
+    #[error("image size {width}x{height} = {} pixels exceeds the pixel budget input.max_pixels = {max_pixels}", *width as u64 * *height as u64)]
+    TooManyPixels {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     #[error("4:2:2 encoding '{encoding}' needs an even width, got {width}")]
     OddWidth { encoding: String, width: u32 },
     #[error("step {step} is smaller than width*bytes_per_pixel = {min}")]
@@ -73,6 +93,8 @@ pub enum ImageError {
     UnsupportedFormat(String),
     #[error("cannot decode compressed image: {0}")]
     Decode(String),
+    #[error("compressed image is truncated or incomplete: {0}")]
+    Truncated(String),
 }
 
 impl ImageError {
@@ -81,30 +103,41 @@ impl ImageError {
         match self {
             Self::UnsupportedEncoding(_) => "unsupported_encoding",
             Self::BadSize { .. } => "bad_size",
+            Self::TooManyPixels { .. } => "too_many_pixels",
             Self::OddWidth { .. } => "odd_width",
             Self::StepTooSmall { .. } => "step_too_small",
             Self::DataLength { .. } => "data_length_mismatch",
             Self::UnsupportedFormat(_) => "unsupported_compressed_format",
             Self::Decode(_) => "decode_failed",
+            Self::Truncated(_) => "truncated",
         }
     }
 }
 
 /// Every value [`ImageError::cause`] can return (diagnostics report all of them,
 /// zeros included, so monitors see a stable key set).
-pub const ERROR_CAUSES: [&str; 7] = [
+pub const ERROR_CAUSES: [&str; 9] = [
     "unsupported_encoding",
     "bad_size",
+    "too_many_pixels",
     "odd_width",
     "step_too_small",
     "data_length_mismatch",
     "unsupported_compressed_format",
     "decode_failed",
+    "truncated",
 ];
 
-fn check_size(width: u32, height: u32) -> Result<(), ImageError> {
+fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
     if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
         return Err(ImageError::BadSize { width, height });
+    }
+    if width as u64 * height as u64 > max_pixels {
+        return Err(ImageError::TooManyPixels {
+            width,
+            height,
+            max_pixels,
+        });
     }
     Ok(())
 }
@@ -139,7 +172,9 @@ fn yuv_to_rgb(y: u8, u: u8, v: u8) -> [u8; 3] {
 ///
 /// `is_bigendian` only matters for `mono16`. The payload must be exactly
 /// `step * height` bytes: anything else means a truncated or mis-described
-/// message and is rejected rather than guessed at.
+/// message and is rejected rather than guessed at. `max_pixels` is the pixel
+/// budget (`input.max_pixels`, [`DEFAULT_MAX_PIXELS`]).
+#[allow(clippy::too_many_arguments)]
 pub fn raw_to_rgb(
     width: u32,
     height: u32,
@@ -147,13 +182,14 @@ pub fn raw_to_rgb(
     is_bigendian: bool,
     step: u32,
     data: &[u8],
+    max_pixels: u64,
     out: &mut RgbImage,
 ) -> Result<(), ImageError> {
     let enc = Encoding::parse(encoding)?;
-    check_size(width, height)?;
+    check_size(width, height, max_pixels)?;
     if matches!(enc, Encoding::Uyvy | Encoding::Yuyv) && !width.is_multiple_of(2) {
         return Err(ImageError::OddWidth {
-            encoding: encoding.to_string(),
+            encoding: sanitize::wire(encoding),
             width,
         });
     }
@@ -230,8 +266,18 @@ pub fn raw_to_rgb(
 /// `format` is the message's free-form format string (e.g. "jpeg",
 /// "rgb8; jpeg compressed bgr8", "png"); the payload's magic bytes decide, the
 /// string is only used to reject formats that are declared and unsupported.
-pub fn compressed_to_rgb(format: &str, data: &[u8], out: &mut RgbImage) -> Result<(), ImageError> {
-    let declared = format.to_ascii_lowercase();
+///
+/// The image size is read from the stream header and checked against
+/// `max_pixels` before decoding. A stream that ends early is rejected
+/// ([`ImageError::Truncated`]) instead of decoding to a partly grey frame:
+/// JPEG must have an end-of-image marker after its last scan, PNG its IEND chunk.
+pub fn compressed_to_rgb(
+    format: &str,
+    data: &[u8],
+    max_pixels: u64,
+    out: &mut RgbImage,
+) -> Result<(), ImageError> {
+    let declared = sanitize::wire(&format.to_ascii_lowercase());
     let fmt = if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
         ImageFormat::Jpeg
     } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
@@ -242,17 +288,30 @@ pub fn compressed_to_rgb(format: &str, data: &[u8], out: &mut RgbImage) -> Resul
             data.len()
         )));
     } else {
-        return Err(ImageError::UnsupportedFormat(format.to_string()));
+        return Err(ImageError::UnsupportedFormat(sanitize::wire(format)));
     };
-    let mut reader = ImageReader::with_format(Cursor::new(data), fmt);
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
+    // Decoder-internal buffers: at most 8 bytes per budget pixel (16-bit RGBA)
+    // plus a fixed allowance for tables and row buffers.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    let mut header = ImageReader::with_format(Cursor::new(data), fmt);
+    header.limits(limits.clone());
+    let (width, height) = header
+        .into_dimensions()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    check_size(width, height, max_pixels)?;
+    match fmt {
+        ImageFormat::Jpeg => jpeg_complete(data)?,
+        _ => png_complete(data)?,
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(data), fmt);
     reader.limits(limits);
     let decoded = reader
         .decode()
         .map_err(|e| ImageError::Decode(e.to_string()))?;
-    check_size(decoded.width(), decoded.height())?;
+    check_size(decoded.width(), decoded.height(), max_pixels)?;
     match decoded {
         image::DynamicImage::ImageRgb8(img) => *out = img,
         other => {
@@ -264,9 +323,50 @@ pub fn compressed_to_rgb(format: &str, data: &[u8], out: &mut RgbImage) -> Resul
     Ok(())
 }
 
+/// Last index of the two-byte marker `FF m` in `data`.
+fn last_marker(data: &[u8], m: u8) -> Option<usize> {
+    data.windows(2).rposition(|w| w[0] == 0xFF && w[1] == m)
+}
+
+/// A complete JPEG has an end-of-image marker (FF D9) after its last
+/// start-of-scan (FF DA). Neither can occur inside entropy-coded data (0xFF is
+/// stuffed there), so a stream cut anywhere before its end fails this check;
+/// the decoder itself fills missing data with grey and reports success.
+fn jpeg_complete(data: &[u8]) -> Result<(), ImageError> {
+    let Some(sos) = last_marker(data, 0xDA) else {
+        return Err(ImageError::Truncated(format!(
+            "JPEG of {} bytes has no image data (no start-of-scan marker)",
+            data.len()
+        )));
+    };
+    if last_marker(&data[sos..], 0xD9).is_none() {
+        return Err(ImageError::Truncated(format!(
+            "JPEG of {} bytes ends without its end-of-image marker",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A complete PNG ends with its IEND chunk (type + fixed CRC); allow a little
+/// trailing padding after it.
+fn png_complete(data: &[u8]) -> Result<(), ImageError> {
+    const IEND: &[u8] = b"IEND\xAE\x42\x60\x82";
+    let tail = &data[data.len().saturating_sub(IEND.len() + 1024)..];
+    if !tail.windows(IEND.len()).any(|w| w == IEND) {
+        return Err(ImageError::Truncated(format!(
+            "PNG of {} bytes ends without its IEND chunk",
+            data.len()
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const M: u64 = DEFAULT_MAX_PIXELS;
 
     fn px(img: &RgbImage, x: u32, y: u32) -> [u8; 3] {
         img.get_pixel(x, y).0
@@ -280,7 +380,7 @@ mod tests {
             7, 8, 9, 10, 11, 12, 0, 0,
         ];
         let mut out = RgbImage::new(1, 1);
-        raw_to_rgb(2, 2, "rgb8", false, 8, &data, &mut out).unwrap();
+        raw_to_rgb(2, 2, "rgb8", false, 8, &data, M, &mut out).unwrap();
         assert_eq!(out.dimensions(), (2, 2));
         assert_eq!(px(&out, 0, 0), [1, 2, 3]);
         assert_eq!(px(&out, 1, 0), [4, 5, 6]);
@@ -292,7 +392,7 @@ mod tests {
     fn bgr8_swaps_channels() {
         let data = [10, 20, 30, 40, 50, 60];
         let mut out = RgbImage::new(0, 0);
-        raw_to_rgb(2, 1, "bgr8", false, 6, &data, &mut out).unwrap();
+        raw_to_rgb(2, 1, "bgr8", false, 6, &data, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [30, 20, 10]);
         assert_eq!(px(&out, 1, 0), [60, 50, 40]);
     }
@@ -301,10 +401,10 @@ mod tests {
     fn rgba8_and_bgra8_drop_alpha() {
         let data = [10, 20, 30, 255, 40, 50, 60, 0];
         let mut out = RgbImage::new(0, 0);
-        raw_to_rgb(2, 1, "rgba8", false, 8, &data, &mut out).unwrap();
+        raw_to_rgb(2, 1, "rgba8", false, 8, &data, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [10, 20, 30]);
         assert_eq!(px(&out, 1, 0), [40, 50, 60]);
-        raw_to_rgb(2, 1, "bgra8", false, 8, &data, &mut out).unwrap();
+        raw_to_rgb(2, 1, "bgra8", false, 8, &data, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [30, 20, 10]);
         assert_eq!(px(&out, 1, 0), [60, 50, 40]);
     }
@@ -313,7 +413,7 @@ mod tests {
     fn mono8_replicates_gray() {
         let data = [0, 128, 255];
         let mut out = RgbImage::new(0, 0);
-        raw_to_rgb(3, 1, "mono8", false, 3, &data, &mut out).unwrap();
+        raw_to_rgb(3, 1, "mono8", false, 3, &data, M, &mut out).unwrap();
         assert_eq!(px(&out, 1, 0), [128, 128, 128]);
         assert_eq!(px(&out, 2, 0), [255, 255, 255]);
     }
@@ -324,10 +424,10 @@ mod tests {
         let le = [0x34, 0x12, 0x00, 0xFF];
         let be = [0x12, 0x34, 0xFF, 0x00];
         let mut out = RgbImage::new(0, 0);
-        raw_to_rgb(2, 1, "mono16", false, 4, &le, &mut out).unwrap();
+        raw_to_rgb(2, 1, "mono16", false, 4, &le, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [0x12; 3]);
         assert_eq!(px(&out, 1, 0), [0xFF; 3]);
-        raw_to_rgb(2, 1, "mono16", true, 4, &be, &mut out).unwrap();
+        raw_to_rgb(2, 1, "mono16", true, 4, &be, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [0x12; 3]);
         assert_eq!(px(&out, 1, 0), [0xFF; 3]);
     }
@@ -340,41 +440,43 @@ mod tests {
         // B=(19370-19608+128)>>8=-1 -> clamped to 0.
         let uyvy = [128, 16, 128, 235, 90, 81, 240, 81];
         let mut out = RgbImage::new(0, 0);
-        raw_to_rgb(4, 1, "yuv422", false, 8, &uyvy, &mut out).unwrap();
+        raw_to_rgb(4, 1, "yuv422", false, 8, &uyvy, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [0, 0, 0]);
         assert_eq!(px(&out, 1, 0), [255, 255, 255]);
         assert_eq!(px(&out, 2, 0), [255, 0, 0]);
         assert_eq!(px(&out, 3, 0), [255, 0, 0]);
         let yuyv = [16, 128, 235, 128, 81, 90, 81, 240];
-        raw_to_rgb(4, 1, "yuyv", false, 8, &yuyv, &mut out).unwrap();
+        raw_to_rgb(4, 1, "yuyv", false, 8, &yuyv, M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [0, 0, 0]);
         assert_eq!(px(&out, 1, 0), [255, 255, 255]);
         assert_eq!(px(&out, 2, 0), [255, 0, 0]);
         // Mid grey: Y=126 -> (298*110+128)>>8 = 128.
-        raw_to_rgb(2, 1, "uyvy", false, 4, &[128, 126, 128, 126], &mut out).unwrap();
+        raw_to_rgb(2, 1, "uyvy", false, 4, &[128, 126, 128, 126], M, &mut out).unwrap();
         assert_eq!(px(&out, 0, 0), [128, 128, 128]);
     }
 
     #[test]
     fn rejections_have_stable_causes() {
         let mut out = RgbImage::new(0, 0);
-        let e = raw_to_rgb(2, 1, "bayer_rggb8", false, 2, &[0, 0], &mut out).unwrap_err();
+        let e = raw_to_rgb(2, 1, "bayer_rggb8", false, 2, &[0, 0], M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "unsupported_encoding");
-        let e = raw_to_rgb(0, 0, "rgb8", false, 0, &[], &mut out).unwrap_err();
+        let e = raw_to_rgb(0, 0, "rgb8", false, 0, &[], M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "bad_size");
-        let e = raw_to_rgb(2, 2, "rgb8", false, 6, &[0; 11], &mut out).unwrap_err();
+        let e = raw_to_rgb(2, 2, "rgb8", false, 6, &[0; 11], M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "data_length_mismatch");
-        let e = raw_to_rgb(2, 2, "rgb8", false, 5, &[0; 10], &mut out).unwrap_err();
+        let e = raw_to_rgb(2, 2, "rgb8", false, 5, &[0; 10], M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "step_too_small");
-        let e = raw_to_rgb(3, 1, "yuyv", false, 6, &[0; 6], &mut out).unwrap_err();
+        let e = raw_to_rgb(3, 1, "yuyv", false, 6, &[0; 6], M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "odd_width");
-        let e = compressed_to_rgb("tiff", b"II*\0", &mut out).unwrap_err();
+        let e = compressed_to_rgb("tiff", b"II*\0", M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "unsupported_compressed_format");
-        let e = compressed_to_rgb("jpeg", b"garbage", &mut out).unwrap_err();
+        let e = compressed_to_rgb("jpeg", b"garbage", M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "decode_failed");
         for e in [
             "unsupported_encoding",
             "bad_size",
+            "too_many_pixels",
+            "truncated",
             "odd_width",
             "step_too_small",
             "data_length_mismatch",
@@ -398,11 +500,12 @@ mod tests {
             *p = image::Rgb([(x * 16) as u8, (y * 32) as u8, 200]);
         }
         let mut out = RgbImage::new(0, 0);
-        compressed_to_rgb("png", &encode(&img, ImageFormat::Png), &mut out).unwrap();
+        compressed_to_rgb("png", &encode(&img, ImageFormat::Png), M, &mut out).unwrap();
         assert_eq!(out, img);
         compressed_to_rgb(
             "rgb8; jpeg compressed bgr8",
             &encode(&img, ImageFormat::Jpeg),
+            M,
             &mut out,
         )
         .unwrap();
@@ -417,20 +520,169 @@ mod tests {
         assert!(err < 40, "jpeg error {err}");
     }
 
+    /// A textured 320x240 frame (a JPEG of realistic size, ~20-40 KB).
+    fn textured() -> RgbImage {
+        let mut img = RgbImage::new(320, 240);
+        let mut seed = 12345u32;
+        for (x, y, p) in img.enumerate_pixels_mut() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let n = (seed >> 24) as u8 / 4;
+            *p = image::Rgb([
+                (x as u8).wrapping_add(n),
+                (y as u8).wrapping_mul(2).wrapping_add(n),
+                ((x + y) as u8) ^ n,
+            ]);
+        }
+        img
+    }
+
+    /// Issue 11: a JPEG cut to 1 % decoded to a grey frame, cut to 20 % to a
+    /// partly grey one, both "successfully". Every cut is now an error.
     #[test]
-    fn truncated_jpeg_is_a_decode_error() {
-        let img = RgbImage::from_pixel(64, 64, image::Rgb([10, 200, 30]));
-        let jpg = encode(&img, ImageFormat::Jpeg);
+    fn truncated_jpeg_and_png_are_rejected() {
+        let img = textured();
         let mut out = RgbImage::new(0, 0);
-        let e = compressed_to_rgb("jpeg", &jpg[..jpg.len() / 3], &mut out).unwrap_err();
-        assert_eq!(e.cause(), "decode_failed");
+        for fmt in [ImageFormat::Jpeg, ImageFormat::Png] {
+            let full = encode(&img, fmt);
+            assert!(full.len() > 10_000, "{fmt:?}: {} bytes", full.len());
+            compressed_to_rgb("", &full, M, &mut out).expect("complete stream decodes");
+            for pct in [1, 5, 20, 50, 90, 99] {
+                let cut = &full[..full.len() * pct / 100];
+                let e = compressed_to_rgb("jpeg", cut, M, &mut out)
+                    .expect_err(&format!("{fmt:?} cut to {pct} % must be rejected"));
+                // A cut inside the stream header is a plain decode error.
+                let want = if cut.len() > 1000 {
+                    "truncated"
+                } else {
+                    "decode_failed"
+                };
+                assert_eq!(e.cause(), want, "{fmt:?} {pct} %: {e}");
+            }
+            let cut = &full[..full.len() - 1];
+            let e = compressed_to_rgb("png", cut, M, &mut out).unwrap_err();
+            assert_eq!(e.cause(), "truncated", "{fmt:?} minus one byte: {e}");
+        }
+        // Trailing padding after a complete stream is fine (some drivers add it).
+        let mut padded = encode(&img, ImageFormat::Jpeg);
+        padded.extend_from_slice(&[0; 16]);
+        compressed_to_rgb("jpeg", &padded, M, &mut out).expect("padded JPEG decodes");
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A valid small PNG whose IHDR claims `w`x`h` (CRC fixed up).
+    fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+        let mut png = encode(&textured(), ImageFormat::Png);
+        // Signature (8), IHDR length (4), "IHDR" (4), width, height.
+        png[16..20].copy_from_slice(&w.to_be_bytes());
+        png[20..24].copy_from_slice(&h.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    /// A valid small JPEG whose SOF0 header claims `w`x`h`.
+    fn jpeg_claiming(w: u16, h: u16) -> Vec<u8> {
+        let mut jpg = encode(&textured(), ImageFormat::Jpeg);
+        let sof = jpg
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("baseline JPEG");
+        jpg[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+        jpg[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+        jpg
+    }
+
+    /// Issue 11: a 260 KB PNG declaring 16384x16384 pixels took 1.9 GB and 7.7 s;
+    /// a JPEG claiming 13000x13000 over a small body 626 MB. The budget is now
+    /// checked from the header, before any pixel is decoded.
+    #[test]
+    fn pixel_budget_is_checked_before_decoding() {
+        let mut out = RgbImage::new(0, 0);
+        let t = std::time::Instant::now();
+        let e = compressed_to_rgb("png", &png_claiming(16_384, 16_384), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels", "{e}");
+        assert!(e.to_string().contains("input.max_pixels"), "{e}");
+        let e = compressed_to_rgb("jpeg", &jpeg_claiming(13_000, 13_000), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels", "{e}");
+        assert!(t.elapsed().as_secs_f64() < 1.0, "{:?}", t.elapsed());
+        assert_eq!(out.dimensions(), (0, 0), "nothing was decoded");
+        // Raw: width*height against the budget before the data is looked at.
+        let e = raw_to_rgb(5000, 4000, "mono8", false, 5000, &[], M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels");
+        // The budget is a parameter: the same frames pass a larger one, and a
+        // small budget rejects a VGA frame.
+        let e = raw_to_rgb(
+            640,
+            480,
+            "mono8",
+            false,
+            640,
+            &[0; 640 * 480],
+            640 * 479,
+            &mut out,
+        )
+        .unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels");
+        raw_to_rgb(
+            640,
+            480,
+            "mono8",
+            false,
+            640,
+            &[0; 640 * 480],
+            640 * 480,
+            &mut out,
+        )
+        .unwrap();
+        let e =
+            compressed_to_rgb("png", &png_claiming(5000, 4000), 20_000_000, &mut out).unwrap_err();
+        assert_ne!(e.cause(), "too_many_pixels", "within the budget: {e}");
+    }
+
+    /// Issue 11: wire strings reached logs and /diagnostics raw.
+    #[test]
+    fn wire_strings_in_errors_are_escaped_and_bounded() {
+        let mut out = RgbImage::new(0, 0);
+        let enc = format!("rgb8\n[ERROR] forged{}", "x".repeat(100_000));
+        let e = raw_to_rgb(2, 1, &enc, false, 6, &[0; 6], M, &mut out).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            !msg.contains('\n') && msg.len() < 400,
+            "{} bytes",
+            msg.len()
+        );
+        assert!(msg.contains("\\n[ERROR] forged"), "{msg}");
+        let e = compressed_to_rgb(&"\u{1b}[2J".repeat(50_000), b"xx", M, &mut out).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            !msg.chars().any(|c| c.is_control()) && msg.len() < 600,
+            "{msg}"
+        );
+        let e = compressed_to_rgb(&format!("jpeg\r{}", "y".repeat(9000)), b"xx", M, &mut out)
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(!msg.contains('\r') && msg.len() < 400, "{msg}");
     }
 
     #[test]
     fn buffer_is_reused_for_same_size() {
         let mut out = RgbImage::new(2, 1);
         let before = out.as_raw().as_ptr();
-        raw_to_rgb(2, 1, "rgb8", false, 6, &[1, 2, 3, 4, 5, 6], &mut out).unwrap();
+        raw_to_rgb(2, 1, "rgb8", false, 6, &[1, 2, 3, 4, 5, 6], M, &mut out).unwrap();
         assert_eq!(out.as_raw().as_ptr(), before);
     }
 }

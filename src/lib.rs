@@ -19,6 +19,10 @@ pub mod face;
 #[cfg(feature = "lab")]
 pub mod ferplus;
 pub mod frame;
+/// Fuzz targets of the outside-data parsers (several are the bag tool's).
+#[cfg(feature = "bag")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod image_io;
 pub mod logging;
@@ -29,6 +33,7 @@ pub mod pipeline;
 pub mod resample;
 pub mod route;
 pub mod runtime;
+pub mod sanitize;
 pub mod track;
 
 #[cfg(feature = "ros")]

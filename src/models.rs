@@ -51,10 +51,22 @@ pub struct Manifest {
 impl Manifest {
     pub fn load(models_dir: &Path) -> anyhow::Result<Self> {
         let path = models_dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read model manifest {}", path.display()))?;
-        serde_json::from_str(&text)
-            .with_context(|| format!("model manifest {} is not valid JSON", path.display()))
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "cannot read model manifest: {} is missing: models_dir '{}' is not a lowres_fer \
+                 models directory (it ships with the package; empty models_dir = the installed one)",
+                path.display(),
+                models_dir.display()
+            ),
+            Err(e) => bail!("cannot read model manifest {}: {e}", path.display()),
+        };
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "model manifest {} is invalid (not valid JSON of the form {{\"models\": {{file: {{sha256, ...}}}}}})",
+                path.display()
+            )
+        })
     }
 
     pub fn entry(&self, file: &str) -> anyhow::Result<&ModelEntry> {

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ClassifierConfig, DetectorConfig, PipelineConfig, TrackingConfig};
+use crate::image_io;
 
 /// A parameter value as given (a ROS parameter or a params-file scalar).
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +126,9 @@ pub const PARAMS: &[Param] = &[
     p("input.qos", Kind::Choice(&["sensor_data", "reliable"]), Default::Str("sensor_data"),
       "input QoS reliability"),
     p("input.depth", Kind::Int { lo: 1, hi: 100 }, Default::Int(5), "input history depth"),
+    p("input.max_pixels", Kind::Int { lo: 1, hi: image_io::MAX_PIXELS_LIMIT as i64 },
+      Default::Int(image_io::DEFAULT_MAX_PIXELS as i64),
+      "pixel budget per frame (4096x4096): a larger image (raw, or JPEG/PNG by its header) is rejected before it is decoded (`errors_input_too_many_pixels`)"),
     p("publish_annotated", Kind::Bool, Default::Bool(true),
       "render `image_annotated` while it has subscribers"),
     p("diagnostics_period", Kind::Double { lo: Lower::Closed(0.1), hi: 60.0 }, Default::Double(1.0),
@@ -288,6 +292,8 @@ pub struct Settings {
     pub transport: Transport,
     pub input_qos: InputQos,
     pub input_depth: usize,
+    /// Pixel budget per frame, checked from the header before decoding.
+    pub max_pixels: u64,
     pub publish_annotated: bool,
     pub diagnostics_period_s: f64,
     pub log_throttle_s: f64,
@@ -493,6 +499,7 @@ impl Settings {
             transport: r.choice("input.transport")?,
             input_qos: r.choice("input.qos")?,
             input_depth: r.int("input.depth")? as usize,
+            max_pixels: r.int("input.max_pixels")? as u64,
             publish_annotated: r.bool("publish_annotated")?,
             diagnostics_period_s: r.f64("diagnostics_period")?,
             log_throttle_s: r.f64("log_throttle")?,
@@ -743,6 +750,31 @@ mod tests {
         assert_eq!(Settings::read(&g).unwrap().pipeline.detector.nms_iou, 1.0);
     }
 
+    /// Issue 11: a negative unsigned parameter reported "[0, 4294967295]".
+    #[test]
+    fn unsigned_parameters_report_their_documented_range() {
+        for (name, value, range) in [
+            ("detector.threads", -1, "[1, 64]"),
+            ("detector.threads", 0, "[1, 64]"),
+            ("classifier.threads", -5, "[1, 64]"),
+            ("detector.tiles_per_frame", -1, "[0, 64]"),
+            ("tracking.max_missed", -2, "[0, 1000]"),
+            ("tracking.max_missed", 5_000_000_000, "[0, 1000]"),
+        ] {
+            let mut g = Given::new();
+            g.insert(name.into(), Value::Int(value));
+            let e = Settings::read(&g).unwrap_err().to_string();
+            assert!(
+                e.contains(name) && e.contains(range) && !e.contains("4294967295"),
+                "{e}"
+            );
+        }
+        let mut g = Given::new();
+        g.insert("input.max_pixels".into(), Value::Int(0));
+        let e = Settings::read(&g).unwrap_err().to_string();
+        assert!(e.contains("[1, 268435456]"), "{e}");
+    }
+
     #[test]
     fn geometry_threshold_must_not_be_below_the_score_gate() {
         let mut g = Given::new();
@@ -798,6 +830,27 @@ mod tests {
         assert_eq!(g["list"], Value::Other("array"));
         assert!(params_file_values("a: 1\n").is_err());
         assert!(params_file_values(": : :").is_err());
+    }
+
+    /// Ported from issue 11's duplicate reader (src/bag/params_file.rs): the
+    /// default file reads and checks; garbage is an error, never a panic.
+    #[cfg(feature = "bag")]
+    #[test]
+    fn default_yaml_reads_and_garbage_is_an_error() {
+        let g = params_file_values(include_str!("../config/default.yaml")).expect("default.yaml");
+        let s = Settings::read(&g).expect("defaults valid");
+        assert_eq!(
+            resolve_models_dir(&s.pipeline.models_dir),
+            resolve_models_dir(Path::new(""))
+        );
+        s.pipeline.validate().expect("defaults valid");
+        for bad in ["", "[", "a: b", "\u{0}"] {
+            assert!(params_file_values(bad).is_err(), "{bad:?}");
+        }
+        // A section where a leaf is expected: with the node's rule this is an
+        // unknown name (warned, ignored), not a parse error.
+        let g = params_file_values("/**: {ros__parameters: {detector: 3}}").unwrap();
+        assert_eq!(unknown_names(&g), vec!["detector".to_string()]);
     }
 
     /// config/default.yaml holds every parameter at its declared default, and

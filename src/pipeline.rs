@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Context as _;
 use image::{GrayImage, RgbImage};
 use serde::Serialize;
 
@@ -30,6 +29,10 @@ pub struct StageTimings {
 pub struct FrameOutput {
     pub faces: Vec<FaceResult>,
     pub timings: StageTimings,
+    /// Set when the classifier failed on this frame (a run-time error, e.g. of
+    /// the execution provider): the faces it should have classified are
+    /// [`FaceState::ClassifierFailed`], detections and tracks are still valid.
+    pub classify_error: Option<String>,
 }
 
 pub struct Pipeline {
@@ -60,8 +63,9 @@ impl Pipeline {
         let lib = (!cfg.onnxruntime_library.as_os_str().is_empty())
             .then_some(cfg.onnxruntime_library.as_path());
         let env = runtime::environment(lib)?;
-        let store = ModelStore::open(&env, &cfg.models_dir)
-            .context("models missing: run scripts/setup.sh (or scripts/fetch_models.sh)")?;
+        // The manifest's own error says what is wrong with models_dir (issue 11:
+        // a missing manifest is not a matter of fetching models).
+        let store = ModelStore::open(&env, &cfg.models_dir)?;
         let detector = FaceDetector::new(&store, &cfg.detector)?;
         let router = Router::new(&store, &cfg.classifier)?;
         let tracker = cfg.tracking.enabled.then(|| Tracker::new(&cfg.tracking));
@@ -148,13 +152,28 @@ impl Pipeline {
         let align_ms = ms(t);
 
         let t = Instant::now();
-        self.router
-            .classify(&self.crops[..n], &mut self.classified)?;
-        for c in &self.classified {
-            if let (Some(face), Some(name)) = (faces.get_mut(c.face), self.route_names.get(c.route))
-            {
-                face.probs = c.probs;
-                face.route = name.clone();
+        let classified = self.router.classify(&self.crops[..n], &mut self.classified);
+        self.output.classify_error = None;
+        match classified {
+            Ok(()) => {
+                for c in &self.classified {
+                    if let (Some(face), Some(name)) =
+                        (faces.get_mut(c.face), self.route_names.get(c.route))
+                    {
+                        face.probs = c.probs;
+                        face.route = name.clone();
+                    }
+                }
+            }
+            // The frame still has its detections: a planner sees the faces,
+            // marked as not classified, instead of no frame result at all.
+            Err(e) => {
+                for crop in &self.crops[..n] {
+                    if let Some(face) = faces.get_mut(crop.face) {
+                        face.state = FaceState::ClassifierFailed;
+                    }
+                }
+                self.output.classify_error = Some(format!("classifier: {e:#}"));
             }
         }
         let classify_ms = ms(t);

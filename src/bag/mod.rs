@@ -6,6 +6,7 @@
 pub mod cdr;
 pub mod msgs;
 pub mod offline;
+pub mod output_dir;
 pub mod reader;
 mod report;
 pub mod truth;

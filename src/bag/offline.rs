@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::msgs::{
     CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
+use super::output_dir;
 use super::reader::Bag;
 use super::report::{FacesPerFrame, Rows, Stat, TrackSummary};
 use super::truth::{GroundTruth, Metrics};
@@ -55,6 +56,8 @@ pub struct Options {
     /// Skip (and count) frames that do not decode instead of failing.
     pub skip_bad_frames: bool,
     pub max_frames: Option<u64>,
+    /// Pixel budget per frame (the node's `input.max_pixels`).
+    pub max_pixels: u64,
     pub progress: bool,
 }
 
@@ -288,12 +291,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| anyhow!("output path {} has no usable name", out.display()))?
         .to_string();
-    if out.exists() && !opts.overwrite {
-        bail!(
-            "output {} already exists (use --overwrite to replace it)",
-            out.display()
-        );
-    }
+    output_dir::check_destination(&opts.input, out, opts.overwrite)?;
     let parent = match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -303,7 +301,9 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
 
     let pipeline = Pipeline::new(&opts.pipeline).context("cannot build the pipeline")?;
-    let mut step = FrameStep::new(pipeline).deterministic(opts.deterministic);
+    let mut step = FrameStep::new(pipeline)
+        .deterministic(opts.deterministic)
+        .max_pixels(opts.max_pixels);
 
     let tmp_path = parent.join(format!(".{name}.partial-{}", std::process::id()));
     if tmp_path.exists() {
@@ -394,6 +394,10 @@ pub fn run(opts: &Options) -> Result<Report> {
                 return Err(e.context(format!("pipeline failed on frame {this}")))
             }
         };
+        // An evaluation with some faces unclassified by an error is not a result.
+        if let Some(e) = out.classify_error {
+            bail!("pipeline failed on frame {this}: {e}");
+        }
         let msg = out.msg;
         send(h_emotions, m.log_time, msg.encode_into(Vec::new()))?;
 
@@ -485,15 +489,10 @@ pub fn run(opts: &Options) -> Result<Report> {
     rows.write_csv(&tmp_path)?;
 
     // ---- commit: replace the destination atomically ----
-    if out.exists() {
-        // --overwrite: the old output goes only once the new one is complete.
-        if out.is_dir() {
-            std::fs::remove_dir_all(out)
-        } else {
-            std::fs::remove_file(out)
-        }
-        .with_context(|| format!("cannot remove the old {}", out.display()))?;
-    }
+    output_dir::write_marker(&tmp_path)?;
+    // --overwrite: the old output goes only once the new one is complete, and
+    // only if it still is nothing but a previous result.
+    output_dir::remove_previous(&opts.input, out)?;
     std::fs::rename(&tmp_path, out)
         .with_context(|| format!("cannot move the result to {}", out.display()))?;
     tmp.0 = None;

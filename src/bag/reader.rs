@@ -229,7 +229,15 @@ impl Bag {
         }
         self.topics
             .iter()
-            .map(|t| format!("  {} ({}, {} messages)", t.name, t.msg_type, t.count))
+            .map(|t| {
+                // Names come from the file: escaped, so they cannot forge terminal output.
+                format!(
+                    "  {} ({}, {} messages)",
+                    crate::sanitize::wire_max(&t.name, 200),
+                    crate::sanitize::wire_max(&t.msg_type, 200),
+                    t.count
+                )
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -256,7 +264,7 @@ impl Bag {
 
 // ---- MCAP ---------------------------------------------------------------------
 
-fn read_mcap_summary(file: &mut File) -> Result<Option<mcap::Summary>> {
+fn read_mcap_summary<R: Read + Seek>(file: &mut R) -> Result<Option<mcap::Summary>> {
     let mut reader = SummaryReader::new();
     while let Some(event) = reader.next_event() {
         match event? {
@@ -273,6 +281,91 @@ fn read_mcap_summary(file: &mut File) -> Result<Option<mcap::Summary>> {
     Ok(reader.finish())
 }
 
+/// Largest MCAP record (or chunk, compressed or decompressed) the reader
+/// accepts whatever the file size: one 8K rgb8 frame is 100 MB.
+pub const MCAP_RECORD_LIMIT: usize = 1 << 30;
+
+/// The record length limit for a file of `file_len` bytes. The reader
+/// allocates a record's claimed length before reading it, so a corrupt length
+/// field in a 5 KB file used to cost up to the global limit (found by the
+/// fuzz smoke). No record can be longer than the file; a compressed chunk can
+/// decompress to more, hence the factor and the floor.
+pub fn mcap_record_limit(file_len: u64) -> usize {
+    let by_size = file_len.saturating_mul(16).max(16 << 20);
+    by_size.min(MCAP_RECORD_LIMIT as u64) as usize
+}
+
+/// Reader options: every chunk's CRC is checked before any of its messages is
+/// handed out (a flipped bit in a CRC-protected chunk is an error, not a frame),
+/// the data section CRC at the end of the file, record lengths bounded.
+fn mcap_options(file_len: u64) -> mcap::sans_io::linear_reader::LinearReaderOptions {
+    mcap::sans_io::linear_reader::LinearReaderOptions::default()
+        .with_prevalidate_chunk_crcs(true)
+        .with_validate_data_section_crc(true)
+        .with_record_length_limit(mcap_record_limit(file_len))
+}
+
+thread_local! {
+    static IN_MCAP_CRATE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs mcap-crate code under [`guarded`], where a
+/// panic becomes a "corrupt file" error. Panic hooks use it to stay quiet (the
+/// bag tool) or to not count it as a crash (the libFuzzer targets).
+pub fn mcap_panic_is_handled() -> bool {
+    IN_MCAP_CRATE.with(|c| c.get())
+}
+
+/// Run mcap-crate code with its panics caught. mcap 0.26 panics on some
+/// corrupt files, found by fuzzing: an unchecked subtraction in
+/// sans_io/linear_reader.rs when a record inside an uncompressed chunk claims
+/// more bytes than the chunk has left (debug builds), and a slice index in
+/// read.rs (`parse_record`) when an attachment record is shorter than its
+/// header (release builds too: the bag tool crashed with exit 101).
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T> {
+    IN_MCAP_CRATE.with(|c| c.set(true));
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    IN_MCAP_CRATE.with(|c| c.set(false));
+    r.map_err(|_| anyhow!("the MCAP reader failed on inconsistent record lengths"))
+}
+
+/// The messages of an MCAP stream of `file_len` bytes, read with
+/// [`mcap_options`], each step [`guarded`]: a panic ends the iteration as an error.
+struct McapMessages<R: Read> {
+    inner: mcap::io::MessageReader<R>,
+    done: bool,
+}
+
+fn mcap_reader<R: Read>(source: R, file_len: u64) -> McapMessages<R> {
+    McapMessages {
+        inner: mcap::io::MessageReader::new_with_options(source, mcap_options(file_len)),
+        done: false,
+    }
+}
+
+impl<R: Read> Iterator for McapMessages<R> {
+    type Item = Result<mcap::Message<'static>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let inner = &mut self.inner;
+        match guarded(|| inner.next()) {
+            Ok(Some(Ok(m))) => Some(Ok(m)),
+            Ok(Some(Err(e))) => {
+                self.done = true;
+                Some(Err(anyhow!("{e}")))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 fn channel_info(ch: &mcap::Channel) -> (String, String, String) {
     let ty = ch
         .schema
@@ -282,10 +375,27 @@ fn channel_info(ch: &mcap::Channel) -> (String, String, String) {
     (ch.topic.clone(), ty, ch.message_encoding.clone())
 }
 
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>> {
     let mut file = File::open(path)?;
     // Fast path: the summary section at the end of a complete file.
-    let summary = read_mcap_summary(&mut file).ok().flatten();
+    let summary = guarded(|| read_mcap_summary(&mut file).ok().flatten())?;
+    mcap_topics_from(
+        summary,
+        BufReader::with_capacity(1 << 20, File::open(path)?),
+        file_len(path),
+    )
+}
+
+/// Topics from the summary when it has statistics, else by scanning `scan`.
+fn mcap_topics_from<R: Read>(
+    summary: Option<mcap::Summary>,
+    scan: R,
+    len: u64,
+) -> Result<Vec<TopicInfo>> {
     let mut by_topic: BTreeMap<String, TopicInfo> = BTreeMap::new();
     let mut add = |(name, msg_type, encoding): (String, String, String), n: u64| {
         by_topic
@@ -310,10 +420,8 @@ fn mcap_topics(path: &Path) -> Result<Vec<TopicInfo>> {
     } else {
         // No summary (or no statistics): scan the whole file once. A truncated
         // recording fails here, before any frame is processed.
-        let reader =
-            mcap::io::MessageReader::new(BufReader::with_capacity(1 << 20, File::open(path)?));
-        for msg in reader {
-            let msg = msg.map_err(|e| anyhow!("{e}"))?;
+        for msg in mcap_reader(scan, len) {
+            let msg = msg?;
             add(channel_info(&msg.channel), 1);
         }
     }
@@ -326,8 +434,18 @@ fn mcap_messages(
     f: &mut impl FnMut(BagMessage) -> Result<ControlFlow<()>>,
 ) -> Result<ControlFlow<()>> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let reader = mcap::io::MessageReader::new(BufReader::with_capacity(1 << 20, file));
-    for msg in reader {
+    let len = file_len(path);
+    mcap_messages_from(BufReader::with_capacity(1 << 20, file), len, path, topic, f)
+}
+
+fn mcap_messages_from<R: Read>(
+    source: R,
+    len: u64,
+    path: &Path,
+    topic: &str,
+    f: &mut impl FnMut(BagMessage) -> Result<ControlFlow<()>>,
+) -> Result<ControlFlow<()>> {
+    for msg in mcap_reader(source, len) {
         let msg =
             msg.map_err(|e| anyhow!("corrupt or truncated MCAP file {}: {e}", path.display()))?;
         if msg.channel.topic != topic {
@@ -343,6 +461,31 @@ fn mcap_messages(
         }
     }
     Ok(ControlFlow::Continue(()))
+}
+
+/// An in-memory MCAP file through the same code and checks as a file on disk
+/// (summary or scan for the topics, then every message of every topic, each
+/// handed to `f` with its topic name). For fuzzing and tests.
+pub fn read_mcap_bytes(
+    data: &[u8],
+    mut f: impl FnMut(&str, BagMessage) -> Result<ControlFlow<()>>,
+) -> Result<Vec<TopicInfo>> {
+    let summary = guarded(|| {
+        read_mcap_summary(&mut std::io::Cursor::new(data))
+            .ok()
+            .flatten()
+    })?;
+    let len = data.len() as u64;
+    let topics = mcap_topics_from(summary, data, len)?;
+    for t in &topics {
+        let flow = mcap_messages_from(data, len, Path::new("<memory>"), &t.name, &mut |m| {
+            f(&t.name, m)
+        })?;
+        if flow.is_break() {
+            break;
+        }
+    }
+    Ok(topics)
 }
 
 // ---- SQLite3 ------------------------------------------------------------------

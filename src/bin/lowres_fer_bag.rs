@@ -40,7 +40,10 @@ OPTIONS
   -o, --output OUT          output bag directory (must not exist, see --overwrite)
   -t, --topic NAME          image topic (default: the bag's only image topic)
       --list-topics         print the bag's topics and exit
-      --overwrite           replace OUT if it exists (only after success)
+      --overwrite           replace OUT if it is a previous result of this tool (it
+                            holds the .lowres_fer_bag_output marker and only the files
+                            listed there); never OUT = the input or a directory
+                            holding it. The old result goes only after success
       --namespace NS        namespace of the output topics (default /lowres_fer)
       --annotated MODE      raw (default; rgb8 Image like the node), jpeg
                             (CompressedImage on <ns>/image_annotated/compressed), none
@@ -52,6 +55,9 @@ OPTIONS
                             byte-identical output (all other values are identical anyway)
       --skip-bad-frames     skip frames that fail to decode (counted) instead of failing
       --max-frames N        stop after N frames
+      --max-pixels N        pixel budget per frame, checked from the header before
+                            decoding (default 16777216 = 4096x4096, the node's
+                            input.max_pixels); a larger frame is a bad frame
       --quiet               no progress line on stderr
   Pipeline (defaults = the node's defaults, config/default.yaml):
       --params-file FILE    a node parameter file (ros__parameters: detector.*, classifier.*,
@@ -131,6 +137,7 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
         deterministic: false,
         skip_bad_frames: false,
         max_frames: None,
+        max_pixels: lowres_fer::image_io::DEFAULT_MAX_PIXELS,
         progress: true,
     };
     while let Some(a) = args.next() {
@@ -171,6 +178,17 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
                     v.parse()
                         .map_err(|_| UsageError(format!("--max-frames: '{v}' is not a count")))?,
                 );
+            }
+            "--max-pixels" => {
+                let v = value(&mut args, &a)?;
+                let max = lowres_fer::image_io::MAX_PIXELS_LIMIT;
+                o.max_pixels = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=max).contains(n))
+                    .ok_or_else(|| {
+                        UsageError(format!("--max-pixels: '{v}' is not a count in [1, {max}]"))
+                    })?;
             }
             "--quiet" => o.progress = false,
             "--params-file" => cfg_file = Some(value(&mut args, &a)?.into()),
@@ -253,6 +271,14 @@ fn list_topics(path: &Path) -> Result<()> {
 
 fn real_main() -> Result<()> {
     lowres_fer::logging::init_stderr("lowres_fer_bag");
+    // The bag reader turns panics of the mcap crate on corrupt files into
+    // errors; keep their default report ("thread panicked at ...") off stderr.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !lowres_fer::bag::reader::mcap_panic_is_handled() {
+            default_hook(info);
+        }
+    }));
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let cmd = match parse(argv) {
         Ok(c) => c,

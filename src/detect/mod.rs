@@ -87,6 +87,11 @@ impl BlazeFace {
             )
             .with_context(|| format!("cannot load detector model {file}"))?;
         let side = model_side(model);
+        if let Some(s) = store.entry(file)?.input_size {
+            if s as usize != side {
+                bail!("{file}: manifest input_size {s}, but the node feeds it {side}x{side}");
+            }
+        }
         let mut names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         if names != [INPUT_NAME] {
             bail!("{file}: expected one input '{INPUT_NAME}', found {names:?}");
@@ -97,14 +102,19 @@ impl BlazeFace {
                 bail!("{file}: output '{want}' missing (outputs: {names:?})");
             }
         }
-        Ok(Self {
+        let mut detector = Self {
             session,
             side,
             anchors: anchors::generate(),
             input: vec![0.0; side * side * 3],
             scores: Vec::with_capacity(anchors::NUM_ANCHORS),
             regs: Vec::with_capacity(anchors::NUM_ANCHORS * 16),
-        })
+        };
+        // Output shapes are checked on a blank input now, not on the first frame.
+        detector.run().with_context(|| {
+            format!("{file} does not fit the node: failed its start-up check on a blank {side}x{side} input")
+        })?;
+        Ok(detector)
     }
 
     /// Run the model on `self.input`, leaving logits and regressors in
@@ -184,8 +194,7 @@ impl FaceDetector {
     /// Load the configured BlazeFace model from the store (sha256-checked
     /// against its manifest).
     pub fn new(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
-        let model = BlazeFace::load(store, cfg)
-            .context("cannot load the face detector (run scripts/fetch_models.sh)")?;
+        let model = BlazeFace::load(store, cfg).context("cannot load the face detector")?;
         Ok(Self {
             cfg: cfg.clone(),
             model,

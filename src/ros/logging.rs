@@ -19,10 +19,14 @@ impl Log for RosLog {
             return;
         }
         let logger = self.logger.as_str();
+        // r2r panics on a NUL inside the message; a library message may quote
+        // outside data.
+        let text = r.args().to_string();
+        let text = crate::sanitize::no_nul(&text);
         match r.level() {
-            Level::Error => r2r::log_error!(logger, "{}", r.args()),
-            Level::Warn => r2r::log_warn!(logger, "{}", r.args()),
-            _ => r2r::log_info!(logger, "{}", r.args()),
+            Level::Error => r2r::log_error!(logger, "{}", text),
+            Level::Warn => r2r::log_warn!(logger, "{}", text),
+            _ => r2r::log_info!(logger, "{}", text),
         }
     }
 

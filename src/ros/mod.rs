@@ -4,6 +4,7 @@
 //! sensor_msgs -> [`crate::image_io`], [`crate::pipeline::Pipeline`] results ->
 //! lowres_fer/msg, plus diagnostics. The science lives in the ROS-free core.
 
+pub mod context;
 pub mod convert;
 pub mod logging;
 pub mod node;

@@ -31,6 +31,7 @@ use super::stats::{LogLimiter, Stats};
 use crate::frame::{self, FrameStep, StepError};
 use crate::params::{resolve_models_dir, Settings};
 use crate::pipeline::Pipeline;
+use crate::sanitize;
 
 const NODE_NAME: &str = "lowres_fer";
 
@@ -149,7 +150,10 @@ fn start_pipeline(params: &Settings) -> Result<(FrameStep, PathBuf)> {
             }
         )
     })?;
-    Ok((FrameStep::new(pipeline), cfg.models_dir))
+    Ok((
+        FrameStep::new(pipeline).max_pixels(params.max_pixels),
+        cfg.models_dir,
+    ))
 }
 
 /// Every `period`: one DiagnosticArray, stamped with the node's clock (sim
@@ -259,7 +263,7 @@ fn handle_frame(
                     logger,
                     "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
                     out.input_topic,
-                    header.frame_id,
+                    sanitize::wire(&header.frame_id),
                     e,
                     suppressed
                 );
@@ -281,6 +285,18 @@ fn handle_frame(
     };
     if done.tracks_reset {
         r2r::log_info!(logger, "input time jumped backwards: resetting face tracks");
+    }
+    if let Some(e) = done.classify_error {
+        // Still published: the faces carry STATE_CLASSIFIER_FAILED.
+        lock(&shared.stats).on_pipeline_error(format!("pipeline: {e}"));
+        if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
+            r2r::log_error!(
+                logger,
+                "{} (faces published as STATE_CLASSIFIER_FAILED) [{} similar suppressed]",
+                sanitize::no_nul(e),
+                suppressed
+            );
+        }
     }
     let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
     if let Some(annotated) = done.annotated {
@@ -354,7 +370,7 @@ fn wait_for_shutdown(
 /// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
 /// not load) are returned so `main` exits non-zero with the message.
 pub fn run() -> Result<()> {
-    let ctx = r2r::Context::create().context("cannot initialise ROS 2 (rcl)")?;
+    let ctx = super::context::create()?;
     let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
     let logger = node.logger().to_string();
     super::logging::install(&logger);

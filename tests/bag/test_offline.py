@@ -146,6 +146,7 @@ def test_storages_agree_and_output_is_byte_identical(run_tool, bags, tmp_path):
     for f in sorted(p.name for p in runs[0].iterdir()):
         assert (runs[0] / f).read_bytes() == (runs[2] / f).read_bytes(), f
     assert sorted(p.name for p in runs[0].iterdir()) == [
+        ".lowres_fer_bag_output",
         "eval_0.mcap",
         "frames.csv",
         "metadata.yaml",
@@ -334,11 +335,23 @@ def test_existing_output_is_kept_without_overwrite(run_tool, bags, tmp_path):
     r = run_tool(bags["mcap_raw"][0], "-o", out, "--max-frames", "3")
     assert r.returncode == 1 and "--overwrite" in r.stderr
     assert (out / "keep").read_text() == "x"
+    # --overwrite replaces only a previous result of the tool (issue 11): a
+    # directory it did not write is refused and kept.
+    r = run_tool(bags["mcap_raw"][0], "-o", out, "--max-frames", "3", "--overwrite")
+    assert r.returncode == 1 and "not a previous result" in r.stderr, r.stderr
+    assert (out / "keep").read_text() == "x"
+    res = tmp_path / "res"
+    run_tool(bags["mcap_raw"][0], "-o", res, "--max-frames", "2", check=True)
     run_tool(
-        bags["mcap_raw"][0], "-o", out, "--max-frames", "3", "--overwrite", check=True
+        bags["mcap_raw"][0], "-o", res, "--max-frames", "3", "--overwrite", check=True
     )
-    assert not (out / "keep").exists()
-    assert json.loads((out / "summary.json").read_text())["frames_processed"] == 3
+    assert json.loads((res / "summary.json").read_text())["frames_processed"] == 3
+    # Never the input bag, nor a directory holding it.
+    bag_dir = Path(bags["mcap_raw"][0])
+    for target in (bag_dir, bag_dir.parent):
+        r = run_tool(bag_dir, "-o", target, "--max-frames", "1", "--overwrite")
+        assert r.returncode == 1 and "input bag" in r.stderr, r.stderr
+        assert bag_dir.exists() and any(bag_dir.iterdir())
 
 
 @pytest.fixture(scope="module")
