@@ -49,7 +49,10 @@ from sensor_msgs.msg import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENES = Path(os.environ.get("LOWRES_FER_SCENES", ROOT.parent / "shared" / "data" / "scenes"))
-NODE_BIN = Path(os.environ.get("LOWRES_FER_NODE", ROOT / "install" / "lib" / "lowres_fer" / "lowres_fer_node"))
+# The colcon install (scripts/setup.sh), as a robot runs it.
+NODE_BIN = Path(
+    os.environ.get("LOWRES_FER_NODE", ROOT / "install" / "lowres_fer" / "lib" / "lowres_fer" / "lowres_fer_node")
+)
 BAG_BIN = Path(os.environ.get("LOWRES_FER_BAG", ROOT / "target" / "release" / "lowres_fer_bag"))
 
 
