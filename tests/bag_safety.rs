@@ -14,23 +14,6 @@ use lowres_fer::bag::reader::Bag;
 use lowres_fer::bag::writer::BagWriter;
 use lowres_fer::config::PipelineConfig;
 
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(tag: &str) -> Tmp {
-    let d = std::env::temp_dir().join(format!(
-        "lowres_fer_bag_safety_{tag}_{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    Tmp(d)
-}
-
 /// A 3-frame MCAP bag of 32x24 rgb8 frames filled with `fill`.
 fn write_bag(dir: &Path, fill: u8) {
     let mut w = BagWriter::create(dir, "in").expect("bag created");
@@ -96,11 +79,11 @@ fn count_frames(bag: &Path) -> usize {
 
 #[test]
 fn overwrite_never_deletes_the_input_bag() {
-    let t = tmp("input");
-    let bag = t.0.join("rec");
+    let t = tempfile::tempdir().expect("temp dir");
+    let bag = t.path().join("rec");
     write_bag(&bag, 90);
     // OUT = the input bag itself, and OUT = the directory holding it.
-    for out in [bag.clone(), t.0.clone()] {
+    for out in [bag.clone(), t.path().to_path_buf()] {
         let err = offline::run(&options(&bag, &out, true))
             .err()
             .unwrap_or_else(|| panic!("--overwrite {} must be refused", out.display()));
@@ -116,11 +99,11 @@ fn overwrite_never_deletes_the_input_bag() {
 
 #[test]
 fn overwrite_replaces_only_a_previous_result() {
-    let t = tmp("result");
-    let bag = t.0.join("rec");
+    let t = tempfile::tempdir().expect("temp dir");
+    let bag = t.path().join("rec");
     write_bag(&bag, 120);
     // A directory the tool did not write is kept, whatever it holds.
-    let foreign = t.0.join("my_data");
+    let foreign = t.path().join("my_data");
     std::fs::create_dir(&foreign).expect("dir");
     std::fs::write(foreign.join("notes.txt"), "precious").expect("file");
     let err = offline::run(&options(&bag, &foreign, true)).expect_err("must be refused");
@@ -131,7 +114,7 @@ fn overwrite_replaces_only_a_previous_result() {
     assert!(foreign.join("notes.txt").exists());
 
     // A previous result is replaced...
-    let out = t.0.join("eval");
+    let out = t.path().join("eval");
     offline::run(&options(&bag, &out, false)).expect("first run");
     assert!(out.join(lowres_fer::bag::output_dir::MARKER).is_file());
     offline::run(&options(&bag, &out, true)).expect("overwrite of a previous result");
@@ -146,8 +129,8 @@ fn overwrite_replaces_only_a_previous_result() {
 
 #[test]
 fn flipped_bit_in_an_mcap_chunk_is_an_error() {
-    let t = tmp("crc");
-    let bag = t.0.join("rec");
+    let t = tempfile::tempdir().expect("temp dir");
+    let bag = t.path().join("rec");
     write_bag(&bag, 0xA7);
     let mcap = bag.join("in_0.mcap");
     let mut bytes = std::fs::read(&mcap).expect("mcap");

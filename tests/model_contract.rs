@@ -10,23 +10,6 @@ use lowres_fer::config::PipelineConfig;
 use lowres_fer::models::sha256_hex;
 use lowres_fer::pipeline::Pipeline;
 
-struct Tmp(PathBuf);
-impl Drop for Tmp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tmp(tag: &str) -> Tmp {
-    let d = std::env::temp_dir().join(format!(
-        "lowres_fer_model_contract_{tag}_{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    Tmp(d)
-}
-
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
@@ -68,11 +51,11 @@ fn models_with_classifier(dir: &Path, classifier: &[u8]) {
 
 #[test]
 fn classifier_with_wrong_output_shape_stops_start_up() {
-    let t = tmp("shape");
+    let t = tempfile::tempdir().expect("temp dir");
     // Valid ONNX, right input, 7 logits instead of 8 (tests/data/make_bad_classifiers.py).
     let bad = std::fs::read(repo("tests/data/classifier_7_classes.onnx")).unwrap();
-    models_with_classifier(&t.0, &bad);
-    let err = start(&t.0);
+    models_with_classifier(t.path(), &bad);
+    let err = start(t.path());
     assert!(
         err.contains("wrong.onnx") && err.contains("start-up check") && err.contains("[2, 7]"),
         "{err}"
@@ -80,17 +63,17 @@ fn classifier_with_wrong_output_shape_stops_start_up() {
     // A fixed batch of one used to pass and then fail on every frame with two
     // classified faces; the start-up check feeds two.
     let batch1 = std::fs::read(repo("tests/data/classifier_batch_1.onnx")).unwrap();
-    models_with_classifier(&t.0, &batch1);
-    let err = start(&t.0);
+    models_with_classifier(t.path(), &batch1);
+    let err = start(t.path());
     assert!(
         err.contains("wrong.onnx") && err.contains("start-up check"),
         "{err}"
     );
     // The same directory with the real classifier starts.
     let good = std::fs::read(repo("models/efc_all_s32.onnx")).unwrap();
-    models_with_classifier(&t.0, &good);
+    models_with_classifier(t.path(), &good);
     let cfg = PipelineConfig {
-        models_dir: t.0.clone(),
+        models_dir: t.path().to_path_buf(),
         ..PipelineConfig::default()
     };
     Pipeline::new(&cfg).expect("a fitting classifier starts");
@@ -98,12 +81,12 @@ fn classifier_with_wrong_output_shape_stops_start_up() {
 
 #[test]
 fn missing_or_invalid_manifest_is_reported_as_such() {
-    let t = tmp("manifest");
-    let err = start(&t.0);
+    let t = tempfile::tempdir().expect("temp dir");
+    let err = start(t.path());
     assert!(err.contains("manifest.json is missing"), "{err}");
     assert!(!err.contains("fetch_models"), "{err}");
-    std::fs::write(t.0.join("manifest.json"), "{\"models\": [oops").unwrap();
-    let err = start(&t.0);
+    std::fs::write(t.path().join("manifest.json"), "{\"models\": [oops").unwrap();
+    let err = start(t.path());
     assert!(err.contains("manifest.json is invalid"), "{err}");
     assert!(!err.contains("fetch_models"), "{err}");
 }
@@ -115,11 +98,11 @@ fn missing_or_invalid_manifest_is_reported_as_such() {
 #[test]
 fn classifier_failing_at_run_time_keeps_the_detections() {
     use lowres_fer::FaceState;
-    let t = tmp("runtime");
+    let t = tempfile::tempdir().expect("temp dir");
     let batch2 = std::fs::read(repo("tests/data/classifier_batch_2.onnx")).unwrap();
-    models_with_classifier(&t.0, &batch2);
+    models_with_classifier(t.path(), &batch2);
     let cfg = PipelineConfig {
-        models_dir: t.0.clone(),
+        models_dir: t.path().to_path_buf(),
         ..PipelineConfig::default()
     };
     let mut p = Pipeline::new(&cfg).expect("batch 2 passes the start-up check");

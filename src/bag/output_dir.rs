@@ -162,24 +162,6 @@ pub fn remove_previous(input: &Path, out: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
-    struct Tmp(PathBuf);
-    impl Drop for Tmp {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn tmp(tag: &str) -> Tmp {
-        let d = std::env::temp_dir().join(format!(
-            "lowres_fer_outdir_{tag}_{}_{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Tmp(d)
-    }
-
     fn result_dir(at: &Path) {
         std::fs::create_dir(at).unwrap();
         std::fs::write(at.join("metadata.yaml"), "x").unwrap();
@@ -190,11 +172,11 @@ mod tests {
 
     #[test]
     fn missing_output_is_fine_existing_needs_overwrite() {
-        let t = tmp("a");
-        let input = t.0.join("in.mcap");
+        let t = tempfile::tempdir().expect("temp dir");
+        let input = t.path().join("in.mcap");
         std::fs::write(&input, "bag").unwrap();
-        check_destination(&input, &t.0.join("new"), false).unwrap();
-        let out = t.0.join("res");
+        check_destination(&input, &t.path().join("new"), false).unwrap();
+        let out = t.path().join("res");
         result_dir(&out);
         let e = check_destination(&input, &out, false).unwrap_err();
         assert!(e.to_string().contains("--overwrite"), "{e}");
@@ -206,11 +188,11 @@ mod tests {
 
     #[test]
     fn output_that_is_or_contains_the_input_is_refused() {
-        let t = tmp("b");
-        let bag = t.0.join("bag");
+        let t = tempfile::tempdir().expect("temp dir");
+        let bag = t.path().join("bag");
         std::fs::create_dir(&bag).unwrap();
         std::fs::write(bag.join("bag_0.mcap"), "data").unwrap();
-        for out in [bag.clone(), t.0.clone()] {
+        for out in [bag.clone(), t.path().to_path_buf()] {
             let e = check_destination(&bag, &out, true).unwrap_err().to_string();
             assert!(e.contains("input bag"), "{e}");
         }
@@ -223,18 +205,18 @@ mod tests {
 
     #[test]
     fn directory_without_marker_or_with_foreign_files_is_refused() {
-        let t = tmp("c");
-        let input = t.0.join("in.db3");
+        let t = tempfile::tempdir().expect("temp dir");
+        let input = t.path().join("in.db3");
         std::fs::write(&input, "bag").unwrap();
-        let plain = t.0.join("plain");
+        let plain = t.path().join("plain");
         std::fs::create_dir(&plain).unwrap();
         std::fs::write(plain.join("notes.txt"), "mine").unwrap();
         let e = check_destination(&input, &plain, true).unwrap_err();
         assert!(e.to_string().contains("not a previous result"), "{e}");
-        let file = t.0.join("file");
+        let file = t.path().join("file");
         std::fs::write(&file, "x").unwrap();
         assert!(check_destination(&input, &file, true).is_err());
-        let res = t.0.join("res");
+        let res = t.path().join("res");
         result_dir(&res);
         std::fs::write(res.join("thesis.tex"), "precious").unwrap();
         let e = remove_previous(&input, &res).unwrap_err();
