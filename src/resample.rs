@@ -170,14 +170,7 @@ impl Resizer {
         dw: usize,
         dh: usize,
     ) {
-        assert!(
-            sw > 0 && sh > 0 && dw > 0 && dh > 0,
-            "resize of an empty image"
-        );
-        assert!(
-            src.len() >= sw * sh && dst.len() >= dw * dh,
-            "resize buffers too small"
-        );
+        check_sizes(src, sw, sh, dst, dw, dh);
         let need_h = sw != dw;
         let need_v = sh != dh;
         if !need_h && !need_v {
@@ -221,10 +214,9 @@ impl Resizer {
     }
 }
 
-/// Pillow's `Image.resize(..., Image.NEAREST)` on mode "L": an affine nearest-neighbour
-/// transform whose source coordinate is accumulated exactly as Pillow's C loop does
-/// (start at half a step, add one step per pixel), so rounding at exact integers agrees.
-pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+/// Both resizers' preconditions: non-empty sizes and buffers that hold them (a
+/// programming error otherwise: callers own both buffers).
+fn check_sizes(src: &[u8], sw: usize, sh: usize, dst: &[u8], dw: usize, dh: usize) {
     assert!(
         sw > 0 && sh > 0 && dw > 0 && dh > 0,
         "resize of an empty image"
@@ -233,6 +225,13 @@ pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usiz
         src.len() >= sw * sh && dst.len() >= dw * dh,
         "resize buffers too small"
     );
+}
+
+/// Pillow's `Image.resize(..., Image.NEAREST)` on mode "L": an affine nearest-neighbour
+/// transform whose source coordinate is accumulated exactly as Pillow's C loop does
+/// (start at half a step, add one step per pixel), so rounding at exact integers agrees.
+pub fn resize_nearest(src: &[u8], sw: usize, sh: usize, dst: &mut [u8], dw: usize, dh: usize) {
+    check_sizes(src, sw, sh, dst, dw, dh);
     let (ax, ay) = (sw as f64 / dw as f64, sh as f64 / dh as f64);
     let mut yy = ay * 0.5;
     for y in 0..dh {
