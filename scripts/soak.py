@@ -86,7 +86,7 @@ class Peer:
                if reliable else qos_profile_sensor_data)
         self.pub = self.node.create_publisher(Image, "image", qos)
         self.lock = threading.Lock()
-        self.latencies = []  # (receive time, latency ms, faces)
+        self.latencies = []  # (receive time, latency ms, faces, node processing ms)
         self.diag = {}
         rel = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
         self.node.create_subscription(FaceEmotionArray, "emotions", self.on_emotions, rel)
@@ -99,7 +99,7 @@ class Peer:
         now = time.time()
         sent = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with self.lock:
-            self.latencies.append((now, (now - sent) * 1e3, len(msg.faces)))
+            self.latencies.append((now, (now - sent) * 1e3, len(msg.faces), msg.processing_time_ms))
 
     def on_diag(self, arr):
         for st in arr.status:
@@ -162,8 +162,8 @@ def node_soak(qos, duration, rate, warmup, max_growth_mb, log_dir):
                 next_sample += 10.0
             if el - minute_start >= 60.0 or el + 1.0 / rate >= duration:
                 with peer.lock:
-                    lat = [ms for t, ms, _ in peer.latencies]
-                    faces = [n for _, _, n in peer.latencies]
+                    lat = [ms for _, ms, _, _ in peer.latencies]
+                    faces = [n for _, _, n, _ in peer.latencies]
                     peer.latencies.clear()
                 minutes.append({"minute": len(minutes) + 1, "sent": sent_minute, "answered": len(lat),
                                 "faces_mean": round(float(np.mean(faces)), 2) if faces else 0,

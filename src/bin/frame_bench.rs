@@ -2,7 +2,7 @@
 //! own code path from a raw rgb8 VGA payload to the emotions message.
 //!
 //! `cargo run --release --bin frame_bench -- [--shared DIR] [--models-dir DIR]
-//!  [--faces 0,1,5,10] [--frames 300] [--threads 1]`
+//!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]`
 //!
 //! For each face count N it builds one 640x480 frame: a heavily blurred real
 //! photo as background (no face survives the blur) with N real faces pasted on
@@ -12,6 +12,8 @@
 //! default parameters on `--threads` inference threads and prints p50 / p99 /
 //! max per stage, plus the faces classified per frame. Timed, not asserted:
 //! figures go to docs/realtime.md with the machine they were measured on.
+//! `--write-frames DIR` saves the frames as `DIR/vga_<N>faces.png`: the live
+//! benchmark (scripts/latency_bench.sh) publishes exactly these.
 
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ struct Args {
     faces: Vec<usize>,
     frames: usize,
     threads: u32,
+    write_frames: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -39,11 +42,12 @@ fn parse_args() -> anyhow::Result<Args> {
         faces: vec![0, 1, 5, 10],
         frames: 300,
         threads: 1,
+        write_frames: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
-            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N]");
+            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N] [--write-frames DIR]");
             std::process::exit(0);
         }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -59,6 +63,7 @@ fn parse_args() -> anyhow::Result<Args> {
             }
             "--frames" => a.frames = value.parse().context("--frames")?,
             "--threads" => a.threads = value.parse().context("--threads")?,
+            "--write-frames" => a.write_frames = Some(value.into()),
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
@@ -152,6 +157,13 @@ fn main() -> anyhow::Result<()> {
     );
     for &n in &args.faces {
         let frame = frame_with(n, &background, &patches);
+        if let Some(dir) = &args.write_frames {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join(format!("vga_{n}faces.png"));
+            frame
+                .save(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         let mut step = FrameStep::new(Pipeline::new(&cfg)?);
         let (w, h) = frame.dimensions();
         let mut cols: [Vec<f64>; 6] = Default::default();
