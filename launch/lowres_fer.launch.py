@@ -6,6 +6,10 @@ Arguments:
   namespace     namespace of the node and its relative topics
   params_file   parameters YAML (default: the installed config/default.yaml)
   use_sim_time  use /clock (bag playback, simulation)
+  fastdds_large_frames
+                "true": load config/fastdds_large_frames.xml (Fast DDS shared
+                memory with 16 MB segments) for this node; the camera driver
+                needs it too for best-effort frames > 512 KB (README)
 
 Example:
   ros2 launch lowres_fer lowres_fer.launch.py camera_topic:=/camera/color/image_raw
@@ -15,7 +19,8 @@ import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, SetEnvironmentVariable
+from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
@@ -33,6 +38,12 @@ def generate_launch_description():
                 default_value=os.path.join(share, "config", "default.yaml"),
             ),
             DeclareLaunchArgument("use_sim_time", default_value="false"),
+            DeclareLaunchArgument("fastdds_large_frames", default_value="false"),
+            SetEnvironmentVariable(
+                "FASTDDS_DEFAULT_PROFILES_FILE",
+                os.path.join(share, "config", "fastdds_large_frames.xml"),
+                condition=IfCondition(LaunchConfiguration("fastdds_large_frames")),
+            ),
             Node(
                 package="lowres_fer",
                 executable="lowres_fer_node",

@@ -56,11 +56,15 @@ if [ -n "$_lf_pylib" ] && [ -e "$_lf_pylib" ]; then
 fi
 export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$_lf_pysite/onnxruntime/capi/libonnxruntime.so.1.31.1}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
-# Camera images are large (a 720p rgb8 frame is 2.7 MB) and the input QoS is
-# best effort: with Fast DDS's default UDP transport a lost fragment loses the
-# frame, and on loopback with default socket buffers most big frames are lost.
-# LARGE_DATA (shared memory + TCP, Fast DDS >= 2.13) is the documented fix.
-export FASTDDS_BUILTIN_TRANSPORTS="${FASTDDS_BUILTIN_TRANSPORTS:-LARGE_DATA}"
+# Camera images are large (VGA rgb8 0.9 MB, 720p 2.7 MB) and the input QoS is
+# best effort. Fast DDS's built-in shared memory has 512 KB segments, so bigger
+# samples go over UDP loopback in fragments and one lost fragment loses the
+# frame (0-10 % of VGA frames arrived at 15-30 Hz here, also with
+# FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA). The shipped profile's 16 MB segments
+# deliver them (docs/realtime.md). Unless the caller chose a profile already.
+if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTDDS_DEFAULT_PROFILES_FILE="$_lf_root/config/fastdds_large_frames.xml"
+fi
 # r2r 0.9.7 does not know "kilted"; jazzy's API is what it binds (see CMakeLists.txt).
 case "${ROS_DISTRO:-}" in humble|iron|jazzy|rolling) ;; *) export ROS_DISTRO=jazzy ;; esac
 export IDL_PACKAGE_FILTER="${IDL_PACKAGE_FILTER:-lowres_fer;std_msgs;sensor_msgs;geometry_msgs;builtin_interfaces;diagnostic_msgs;rosgraph_msgs}"

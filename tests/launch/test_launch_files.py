@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time"}
+ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time", "fastdds_large_frames"}
+PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
 SHARE = "/opt/ws/install/lowres_fer/share/lowres_fer"
 
 
@@ -48,6 +49,7 @@ def py_launch(monkeypatch):
         "ament_index_python.packages": types.ModuleType("ament_index_python.packages"),
         "launch": types.ModuleType("launch"),
         "launch.actions": types.ModuleType("launch.actions"),
+        "launch.conditions": types.ModuleType("launch.conditions"),
         "launch.substitutions": types.ModuleType("launch.substitutions"),
         "launch_ros": types.ModuleType("launch_ros"),
         "launch_ros.actions": types.ModuleType("launch_ros.actions"),
@@ -56,6 +58,8 @@ def py_launch(monkeypatch):
     stubs["ament_index_python.packages"].get_package_share_directory = lambda pkg: asked.append(pkg) or SHARE
     stubs["launch"].LaunchDescription = lambda actions: list(actions)
     stubs["launch.actions"].DeclareLaunchArgument = type("DeclareLaunchArgument", (Recorder,), {})
+    stubs["launch.actions"].SetEnvironmentVariable = type("SetEnvironmentVariable", (Recorder,), {})
+    stubs["launch.conditions"].IfCondition = type("IfCondition", (Recorder,), {})
     stubs["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     stubs["launch.substitutions"].PythonExpression = type("PythonExpression", (Recorder,), {})
     stubs["launch_ros.actions"].Node = type("Node", (Recorder,), {})
@@ -68,13 +72,16 @@ def py_launch(monkeypatch):
     assert asked == ["lowres_fer"], asked
     declared = {a.args[0]: a.kwargs.get("default_value") for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
     nodes = [a for a in actions if type(a).__name__ == "Node"]
-    return declared, nodes
+    envs = [a for a in actions if type(a).__name__ == "SetEnvironmentVariable"]
+    # An environment action only reaches the processes started after it.
+    assert all(actions.index(e) < actions.index(n) for e in envs for n in nodes)
+    return declared, nodes, envs
 
 
 def xml_launch():
     root = ET.parse(ROOT / "launch/lowres_fer.launch.xml").getroot()
     declared = {a.get("name"): a.get("default") for a in root.findall("arg")}
-    return declared, root.findall("node")
+    return declared, root.findall("node"), root.findall("set_env")
 
 
 def installed_executables() -> set[str]:
@@ -87,7 +94,7 @@ def installed_executables() -> set[str]:
 
 
 def test_python_launch_file(py_launch):
-    declared, nodes = py_launch
+    declared, nodes, envs = py_launch
     assert set(declared) == ARGS
     assert declared["params_file"] == f"{SHARE}/config/default.yaml"
     assert (ROOT / "config/default.yaml").is_file()
@@ -102,11 +109,17 @@ def test_python_launch_file(py_launch):
     params_file, overrides = kw["parameters"]
     assert repr(params_file) == "$(var params_file)"
     assert set(overrides) == {"use_sim_time"}
+    # The Fast DDS profile is opt-in, set before the node starts, and installed.
+    assert declared["fastdds_large_frames"] == "false"
+    (env,) = envs
+    assert env.args == (PROFILE_VAR, f"{SHARE}/config/fastdds_large_frames.xml")
+    assert repr(env.kwargs["condition"].args[0]) == "$(var fastdds_large_frames)"
+    assert (ROOT / "config/fastdds_large_frames.xml").is_file()
 
 
 def test_xml_launch_file_matches_the_python_one(py_launch):
-    py_declared, (py_node,) = py_launch
-    declared, nodes = xml_launch()
+    py_declared, (py_node,), _ = py_launch
+    declared, nodes, envs = xml_launch()
     assert set(declared) == set(py_declared)
     assert declared["params_file"] == "$(find-pkg-share lowres_fer)/config/default.yaml"
     for name in ARGS - {"params_file"}:
@@ -121,6 +134,10 @@ def test_xml_launch_file_matches_the_python_one(py_launch):
     params = node.findall("param")
     assert {p.get("from") for p in params} - {None} == {"$(var params_file)"}
     assert {p.get("name"): p.get("value") for p in params if p.get("name")} == {"use_sim_time": "$(var use_sim_time)"}
+    (env,) = envs
+    assert env.get("name") == PROFILE_VAR
+    assert env.get("value") == "$(find-pkg-share lowres_fer)/config/fastdds_large_frames.xml"
+    assert env.get("if") == "$(var fastdds_large_frames)"
 
 
 def test_readme_uses_only_declared_arguments_and_documents_the_input_topics():
