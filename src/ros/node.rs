@@ -403,7 +403,12 @@ pub fn run() -> Result<()> {
     let push = {
         let shared = shared.clone();
         move |payload: Payload| {
-            lock(&shared.stats).on_received();
+            let stamp = match &payload {
+                Payload::Raw(m) => &m.header.stamp,
+                Payload::Compressed(m) => &m.header.stamp,
+            };
+            let stamp_ns = stamp.sec as i64 * 1_000_000_000 + stamp.nanosec as i64;
+            lock(&shared.stats).on_received(stamp_ns);
             let frame = Frame {
                 payload,
                 received: Instant::now(),

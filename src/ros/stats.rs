@@ -20,6 +20,9 @@ pub struct Stats {
     pub publish_errors: u64,
     pub last_faces: usize,
     pub last_error: String,
+    /// Frames that never reached the node, estimated from gaps in the input
+    /// stamps (see [`StampGaps`]): lost in transport, not dropped here.
+    pub gaps: StampGaps,
     window: Window,
 }
 
@@ -49,9 +52,11 @@ pub struct Summary {
 }
 
 impl Stats {
-    pub fn on_received(&mut self) {
+    /// A frame arrived, with its header stamp (ns).
+    pub fn on_received(&mut self, stamp_ns: i64) {
         self.received += 1;
         self.window.received += 1;
+        self.gaps.on_stamp(stamp_ns);
     }
 
     pub fn on_dropped(&mut self) {
@@ -150,9 +155,90 @@ impl LogLimiter {
     }
 }
 
+/// Estimates frames lost before the node from the input stamps: with a camera
+/// at a steady rate, a stamp gap of k periods means k - 1 frames never arrived
+/// (best-effort transport loss, a driver that skipped). The period is the
+/// median of the last [`StampGaps::HISTORY`] gaps, so a lossy stream does not
+/// inflate it; gaps longer than [`StampGaps::PAUSE_NS`] are a pause (bag
+/// paused, camera restarted), and a stamp going backwards starts afresh.
+#[derive(Debug, Default, Clone)]
+pub struct StampGaps {
+    last: Option<i64>,
+    recent: [i64; Self::HISTORY],
+    count: usize,
+    /// Estimated frames missing upstream, since start.
+    pub missing: u64,
+}
+
+impl StampGaps {
+    const HISTORY: usize = 16;
+    const PAUSE_NS: i64 = 2_000_000_000;
+
+    pub fn on_stamp(&mut self, stamp: i64) {
+        let last = self.last.replace(stamp);
+        let Some(gap) = last.map(|l| stamp - l) else {
+            return;
+        };
+        if gap < 0 {
+            *self = Self {
+                missing: self.missing,
+                last: Some(stamp),
+                ..Self::default()
+            };
+            return;
+        }
+        if gap == 0 || gap > Self::PAUSE_NS {
+            return;
+        }
+        if self.count >= 4 {
+            let period = self.period();
+            // Rounded: jitter of up to half a period is not a loss.
+            let periods = (gap as f64 / period as f64).round() as u64;
+            self.missing += periods.saturating_sub(1);
+        }
+        self.recent[self.count % Self::HISTORY] = gap;
+        self.count += 1;
+    }
+
+    fn period(&self) -> i64 {
+        let n = self.count.min(Self::HISTORY);
+        let mut v = self.recent;
+        let v = &mut v[..n];
+        v.sort_unstable();
+        v[n / 2].max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stamp_gaps_count_missing_frames_not_jitter_or_pauses() {
+        let mut g = StampGaps::default();
+        let p = 33_333_333i64;
+        let mut t = 1_000_000_000i64;
+        for _ in 0..10 {
+            t += p + 2_000_000; // jitter
+            g.on_stamp(t);
+        }
+        assert_eq!(g.missing, 0);
+        t += 3 * p; // two frames lost
+        g.on_stamp(t);
+        assert_eq!(g.missing, 2);
+        // Every other frame lost for a while: the median period stays one frame.
+        for _ in 0..6 {
+            t += 2 * p;
+            g.on_stamp(t);
+        }
+        assert_eq!(g.missing, 8);
+        t += 5_000_000_000; // a pause
+        g.on_stamp(t);
+        assert_eq!(g.missing, 8);
+        g.on_stamp(t - 10 * p); // bag restarted: no loss counted, history reset
+        g.on_stamp(t - 9 * p);
+        assert_eq!(g.missing, 8);
+    }
 
     #[test]
     fn limiter_allows_one_line_per_cause_per_period() {
@@ -168,8 +254,8 @@ mod tests {
     #[test]
     fn window_rates_and_means() {
         let mut s = Stats::default();
-        for _ in 0..10 {
-            s.on_received();
+        for i in 0..10 {
+            s.on_received(i * 100_000_000);
         }
         s.on_dropped();
         let t = StageTimings {
