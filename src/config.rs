@@ -46,6 +46,30 @@ pub enum Routing {
     Learned,
 }
 
+/// Numeric precision of the emotion models (seed 004): the manifest's
+/// `variant` entries made by training/quantize.py.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    /// The exported models.
+    Fp32,
+    /// Static QDQ quantisation (int8 weights, uint8 activations): for CPUs.
+    Int8,
+    /// float16 weights and activations: for GPUs (CUDA, TensorRT).
+    Fp16,
+}
+
+impl Precision {
+    /// The manifest's `precision` value of a variant.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fp32 => "fp32",
+            Self::Int8 => "int8",
+            Self::Fp16 => "fp16",
+        }
+    }
+}
+
 /// ONNX Runtime execution provider of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +110,8 @@ impl Default for DetectorConfig {
 #[serde(default)]
 pub struct ClassifierConfig {
     pub routing: Routing,
+    /// Which variant of each emotion model to run (the RRN stays fp32).
+    pub precision: Precision,
     pub execution_provider: ExecutionProvider,
     /// Threads for each classifier session, >= 1.
     pub threads: u32,

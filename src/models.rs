@@ -41,6 +41,14 @@ pub struct ModelEntry {
     /// `top_confidence`); absent = 1.
     #[serde(default)]
     pub temperature: Option<f32>,
+    /// Variants (role "variant", training/quantize.py): the FP32 model this
+    /// file was made from, its sha256 then, and the precision ("int8", "fp16").
+    #[serde(default)]
+    pub variant_of: Option<String>,
+    #[serde(default)]
+    pub variant_of_sha256: Option<String>,
+    #[serde(default)]
+    pub precision: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -73,6 +81,35 @@ impl Manifest {
         self.models
             .get(file)
             .with_context(|| format!("model '{file}' is not listed in {MANIFEST_FILE}"))
+    }
+
+    /// The file of `base`'s variant at `precision` ("fp32" is `base` itself).
+    /// A variant made from another version of `base` (its recorded sha256
+    /// differs) is refused: its accuracy was measured on a model no longer here.
+    pub fn variant<'a>(&'a self, base: &'a str, precision: &str) -> anyhow::Result<&'a str> {
+        if precision == "fp32" {
+            return Ok(base);
+        }
+        let base_sha = &self.entry(base)?.sha256;
+        let (file, entry) = self
+            .models
+            .iter()
+            .find(|(_, e)| {
+                e.variant_of.as_deref() == Some(base) && e.precision.as_deref() == Some(precision)
+            })
+            .with_context(|| {
+                format!(
+                    "parameter 'classifier.precision' = {precision}: {MANIFEST_FILE} lists no \
+                     {precision} variant of '{base}' (make one with training/quantize.py)"
+                )
+            })?;
+        if entry.variant_of_sha256.as_deref() != Some(base_sha.as_str()) {
+            bail!(
+                "model '{file}' is a {precision} variant of an older '{base}' (sha256 differs): \
+                 re-run training/quantize.py models/{base}"
+            );
+        }
+        Ok(file)
     }
 }
 
@@ -222,6 +259,26 @@ mod tests {
         let err = format!("{:#}", Manifest::load(&dir).unwrap_err());
         assert!(err.contains("not valid JSON"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn variants_are_found_by_base_and_precision_and_stale_ones_refused() {
+        let manifest: Manifest = serde_json::from_str(
+            r#"{"models": {
+                "m.onnx": {"sha256": "aa", "role": "classifier"},
+                "m.int8.onnx": {"sha256": "bb", "role": "variant", "variant_of": "m.onnx",
+                                "variant_of_sha256": "aa", "precision": "int8"},
+                "m.fp16.onnx": {"sha256": "cc", "role": "variant", "variant_of": "m.onnx",
+                                "variant_of_sha256": "old", "precision": "fp16"}
+            }}"#,
+        )
+        .unwrap();
+        assert_eq!(manifest.variant("m.onnx", "fp32").unwrap(), "m.onnx");
+        assert_eq!(manifest.variant("m.onnx", "int8").unwrap(), "m.int8.onnx");
+        let stale = format!("{:#}", manifest.variant("m.onnx", "fp16").unwrap_err());
+        assert!(stale.contains("older 'm.onnx'"), "{stale}");
+        let missing = format!("{:#}", manifest.variant("x.onnx", "int8").unwrap_err());
+        assert!(missing.contains("not listed"), "{missing}");
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub const PARAMS: &[Param] = &[
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("off"),
       "how a face is assigned to a classifier"),
+    p("classifier.precision", Kind::Choice(&["fp32", "int8", "fp16"]), Default::Str("fp32"),
+      "emotion model variant (training/quantize.py)"),
     p("classifier.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the classifiers"),
     p("classifier.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "classifier threads"),
@@ -474,6 +476,7 @@ impl Settings {
         };
         let classifier = ClassifierConfig {
             routing: r.choice("classifier.routing")?,
+            precision: r.choice("classifier.precision")?,
             execution_provider: r.choice("classifier.execution_provider")?,
             threads: r.u32("classifier.threads")?,
             min_face_px: r.f32("classifier.min_face_px")?,

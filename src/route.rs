@@ -125,6 +125,8 @@ impl ClassifierBank {
                 general.len()
             );
         };
+        let precision = cfg.precision.as_str();
+        let general = manifest.variant(general, precision)?;
         let mut bank = Self {
             models: vec![EmotionClassifier::new(store, general, cfg)?],
             rrn: None,
@@ -144,6 +146,7 @@ impl ClassifierBank {
             );
         }
         for (name, _) in &experts {
+            let name = manifest.variant(name, precision)?;
             bank.models.push(EmotionClassifier::new(store, name, cfg)?);
         }
         if cfg.routing == Routing::FaceSize {

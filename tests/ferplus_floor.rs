@@ -16,6 +16,31 @@ use lowres_fer::runtime;
 
 const MODEL: &str = "efc_all_s32.onnx";
 
+/// FER+ Test accuracy at 20 px (majority rule) of a model in `models`.
+fn test_accuracy_at_20px(models: &std::path::Path, model: &str) -> f64 {
+    let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
+    let store = ModelStore::open(&env, models).expect("manifest");
+    let cfg = ClassifierConfig {
+        threads: 2,
+        ..Default::default()
+    };
+    let mut clf = EmotionClassifier::new(&store, model, &cfg).expect("model loads");
+    let root = ferplus::dataset_root(
+        &shared().join("data/ferplus.tar.gz"),
+        &ferplus::default_cache(),
+    )
+    .expect("FER+ data in ../shared");
+    let samples = ferplus::load_split(&root, ferplus::TEST_DIR).expect("FER+ test split");
+    let preds = ferplus::predict(&mut clf, &samples, 20, 256).expect("inference");
+    let labels: Vec<Option<usize>> = samples
+        .iter()
+        .map(|s| LabelRule::Majority.label(&s.votes))
+        .collect();
+    let scores = ferplus::score(20, LabelRule::Majority, &labels, &preds);
+    assert_eq!(scores.images, 3137);
+    scores.accuracy
+}
+
 fn shared() -> PathBuf {
     std::env::var_os("LOWRES_FER_SHARED")
         .map(PathBuf::from)
@@ -38,34 +63,31 @@ fn committed_model_holds_its_model_card_accuracy_at_20px() {
         .and_then(|s| s["accuracy"].as_f64())
         .expect("R=20 majority accuracy recorded");
 
-    let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
-    let store = ModelStore::open(&env, &models).expect("manifest");
-    let cfg = ClassifierConfig {
-        threads: 2,
-        ..Default::default()
-    };
-    let mut clf = EmotionClassifier::new(&store, MODEL, &cfg).expect("model loads");
-    let root = ferplus::dataset_root(
-        &shared().join("data/ferplus.tar.gz"),
-        &ferplus::default_cache(),
-    )
-    .expect("FER+ data in ../shared");
-    let samples = ferplus::load_split(&root, ferplus::TEST_DIR).expect("FER+ test split");
-    let preds = ferplus::predict(&mut clf, &samples, 20, 256).expect("inference");
-    let labels: Vec<Option<usize>> = samples
-        .iter()
-        .map(|s| LabelRule::Majority.label(&s.votes))
-        .collect();
-    let scores = ferplus::score(20, LabelRule::Majority, &labels, &preds);
-    assert_eq!(scores.images, 3137);
-    eprintln!(
-        "FER+ Test R=20 majority: {:.4} (model card {:.4})",
-        scores.accuracy, recorded
-    );
+    let accuracy = test_accuracy_at_20px(&models, MODEL);
+    eprintln!("FER+ Test R=20 majority: {accuracy:.4} (model card {recorded:.4})");
     assert!(
-        scores.accuracy >= recorded - 0.01,
-        "accuracy {:.4} fell more than one point under the model card's {:.4}",
-        scores.accuracy,
-        recorded
+        accuracy >= recorded - 0.01,
+        "accuracy {accuracy:.4} fell more than one point under the model card's {recorded:.4}"
     );
+}
+
+/// The INT8 and FP16 variants (training/quantize.py, `classifier.precision`) are
+/// of the committed model (the manifest's sha256 link) and cost at most 1.5
+/// points (INT8) and 0.3 points (FP16) of its accuracy at 20 px.
+#[test]
+fn precision_variants_stay_close_to_the_fp32_model() {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let manifest = lowres_fer::models::Manifest::load(&models).expect("manifest");
+    let fp32 = test_accuracy_at_20px(&models, MODEL);
+    for (precision, max_loss) in [("int8", 0.015), ("fp16", 0.003)] {
+        let file = manifest
+            .variant(MODEL, precision)
+            .expect("variant committed and made from the committed model");
+        let acc = test_accuracy_at_20px(&models, file);
+        eprintln!("FER+ Test R=20 majority: {file} {acc:.4} vs fp32 {fp32:.4}");
+        assert!(
+            acc >= fp32 - max_loss,
+            "{file}: {acc:.4} is more than {max_loss} under fp32 {fp32:.4}"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use image::imageops::FilterType;
-use lowres_fer::config::{PipelineConfig, Routing};
+use lowres_fer::config::{PipelineConfig, Precision, Routing};
 use lowres_fer::pipeline::Pipeline;
 use lowres_fer::FaceState;
 
@@ -17,11 +17,16 @@ fn shared() -> PathBuf {
 }
 
 fn pipeline(routing: Routing) -> Pipeline {
+    pipeline_at(routing, Precision::Fp32)
+}
+
+fn pipeline_at(routing: Routing, precision: Precision) -> Pipeline {
     let mut cfg = PipelineConfig {
         models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
         ..Default::default()
     };
     cfg.classifier.routing = routing;
+    cfg.classifier.precision = precision;
     Pipeline::new(&cfg)
         .expect("pipeline loads (run scripts/setup.sh; tests run through scripts/env.sh)")
 }
@@ -85,5 +90,47 @@ fn routing_modes_pick_the_expected_models_on_a_real_photo() {
         r.iter()
             .all(|(route, _)| route.starts_with("expert_") && route != "expert_r32_48"),
         "learned, small: {r:?}"
+    );
+}
+
+/// `classifier.precision` swaps every emotion model for its variant (the route
+/// names say which), and the INT8 variants agree with FP32 on most faces.
+#[test]
+fn precision_selects_the_variants_of_every_route() {
+    let photo = image::open(shared().join("data/scenes/pexels_group7.jpg"))
+        .expect("scene")
+        .to_rgb8();
+    let top = |p: &mut Pipeline| -> Vec<(String, usize)> {
+        let out = p.process(&photo).expect("frame processed");
+        out.faces
+            .iter()
+            .filter(|f| f.state == FaceState::Classified)
+            .map(|f| {
+                let best = (0..f.probs.len())
+                    .max_by(|&a, &b| f.probs[a].total_cmp(&f.probs[b]))
+                    .unwrap_or(0);
+                (f.route.to_string(), best)
+            })
+            .collect()
+    };
+    let fp32 = top(&mut pipeline_at(Routing::FaceSize, Precision::Fp32));
+    let int8 = top(&mut pipeline_at(Routing::FaceSize, Precision::Int8));
+    assert!(
+        fp32.len() >= 6 && fp32.len() == int8.len(),
+        "{fp32:?} {int8:?}"
+    );
+    assert!(
+        int8.iter().all(|(route, _)| route == "expert_r32_48.int8"),
+        "{int8:?}"
+    );
+    let agree = fp32.iter().zip(&int8).filter(|(a, b)| a.1 == b.1).count();
+    assert!(
+        agree * 4 >= fp32.len() * 3,
+        "top labels: {fp32:?} vs {int8:?}"
+    );
+    let off = top(&mut pipeline_at(Routing::Off, Precision::Fp16));
+    assert!(
+        off.iter().all(|(route, _)| route == "efc_all_s32.fp16"),
+        "{off:?}"
     );
 }

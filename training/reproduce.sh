@@ -14,7 +14,8 @@
 #   2. efc_r48_s32  : the single-resolution baseline (48 px only), for the routing benchmark
 #   3. experts      : efc_all_s32 fine-tuned on each resolution bin of training/routing.py
 #   4. rrn_s32      : the resolution recognition network
-# Every emotion model is calibrated on Valid after its export (training/calibrate.py).
+# Every emotion model is calibrated on Valid after its export (training/calibrate.py)
+# and gets INT8 and FP16 variants (training/quantize.py) for `classifier.precision`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -38,6 +39,7 @@ run efc_r48_s32 --epochs 10 --resolutions 48 --select 48
 # temperature on Valid (training/calibrate.py; the node applies both).
 "$PY" training/export.py "$RUNS/efc_all_s32/best.pt" models/efc_all_s32.onnx --data "$DATA"
 "$PY" training/calibrate.py models/efc_all_s32.onnx --data "$DATA"
+"$PY" training/quantize.py models/efc_all_s32.onnx --data "$DATA"  # INT8/FP16 variants (classifier.precision)
 "$PY" training/export.py "$RUNS/efc_r48_s32/best.pt" models/efc_r48_s32.onnx --data "$DATA" --role baseline
 "$PY" training/calibrate.py models/efc_r48_s32.onnx --data "$DATA"
 "$PY" - <<'PYEOF' > "$RUNS/experts.txt"
@@ -56,6 +58,7 @@ while read -r name res px model; do
   fi
   "$PY" training/export.py "$ckpt" "models/expert_$name.onnx" --data "$DATA" --role expert --face-px "$px"
   "$PY" training/calibrate.py "models/expert_$name.onnx" --data "$DATA"
+  "$PY" training/quantize.py "models/expert_$name.onnx" --data "$DATA"
 done < "$RUNS/experts.txt"
 [ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4
 "$PY" training/export.py "$RUNS/rrn_s32/best.pt" models/rrn_s32.onnx --data "$DATA" --role resolution_recogniser
