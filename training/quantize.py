@@ -30,7 +30,12 @@ import ferplus
 import numpy as np
 import onnx
 from calibrate import resolutions_for
-from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization import (
+    CalibrationDataReader,
+    QuantFormat,
+    QuantType,
+    quantize_static,
+)
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 INPUT = "face"
