@@ -115,7 +115,7 @@ pub fn diagnostic_status(
         kv("frames_processed", stats.processed),
         kv("frames_dropped", stats.dropped),
         kv("frames_dropped_last_period", w.dropped_in_window),
-        kv("frames_missing_upstream", stats.gaps.missing),
+        kv("frames_missing_upstream", stats.gaps.missing()),
         kv("faces_last_frame", stats.last_faces),
         kv("latency_decode_ms", format!("{:.2}", w.mean_decode_ms)),
         kv("latency_detect_ms", format!("{:.2}", s.detect_ms)),

@@ -156,18 +156,19 @@ impl LogLimiter {
 }
 
 /// Estimates frames lost before the node from the input stamps: with a camera
-/// at a steady rate, a stamp gap of k periods means k - 1 frames never arrived
-/// (best-effort transport loss, a driver that skipped). The period is the
-/// median of the last [`StampGaps::HISTORY`] gaps, so a lossy stream does not
-/// inflate it; gaps longer than [`StampGaps::PAUSE_NS`] are a pause (bag
-/// paused, camera restarted), and a stamp going backwards starts afresh.
+/// at a steady rate, a gap of k periods means k - 1 frames did not arrive
+/// (best-effort transport loss, a driver that skipped), and a gap of about
+/// zero periods is a late frame catching up, which pays one back. So jitter and
+/// a late publisher's bursts cancel out, and real loss accumulates. The period
+/// is the median of the last [`StampGaps::HISTORY`] gaps, so a lossy stream
+/// does not inflate it. Gaps longer than [`StampGaps::PAUSE_NS`] (bag paused,
+/// camera restarted) and stamps going backwards count nothing.
 #[derive(Debug, Default, Clone)]
 pub struct StampGaps {
     last: Option<i64>,
     recent: [i64; Self::HISTORY],
-    count: usize,
-    /// Estimated frames missing upstream, since start.
-    pub missing: u64,
+    gaps: usize,
+    balance: i64,
 }
 
 impl StampGaps {
@@ -175,37 +176,37 @@ impl StampGaps {
     const PAUSE_NS: i64 = 2_000_000_000;
 
     pub fn on_stamp(&mut self, stamp: i64) {
-        let last = self.last.replace(stamp);
-        let Some(gap) = last.map(|l| stamp - l) else {
+        let Some(gap) = self.last.replace(stamp).map(|l| stamp - l) else {
             return;
         };
-        if gap < 0 {
-            *self = Self {
-                missing: self.missing,
-                last: Some(stamp),
-                ..Self::default()
-            };
+        if !(0..=Self::PAUSE_NS).contains(&gap) {
             return;
         }
-        if gap == 0 || gap > Self::PAUSE_NS {
-            return;
+        if let Some(period) = self.period() {
+            let periods = (gap as f64 / period as f64).round() as i64;
+            self.balance = (self.balance + periods - 1).max(0);
         }
-        if self.count >= 4 {
-            let period = self.period();
-            // Rounded: jitter of up to half a period is not a loss.
-            let periods = (gap as f64 / period as f64).round() as u64;
-            self.missing += periods.saturating_sub(1);
+        if gap > 0 {
+            self.recent[self.gaps % Self::HISTORY] = gap;
+            self.gaps += 1;
         }
-        self.recent[self.count % Self::HISTORY] = gap;
-        self.count += 1;
     }
 
-    fn period(&self) -> i64 {
-        let n = self.count.min(Self::HISTORY);
+    /// Estimated frames missing upstream, since start.
+    pub fn missing(&self) -> u64 {
+        self.balance.max(0) as u64
+    }
+
+    /// None until a few gaps are seen.
+    fn period(&self) -> Option<i64> {
+        let n = self.gaps.min(Self::HISTORY);
+        if n < 4 {
+            return None;
+        }
         let mut v = self.recent;
         let v = &mut v[..n];
         v.sort_unstable();
-        v[n / 2].max(1)
+        Some(v[n / 2].max(1))
     }
 }
 
@@ -214,30 +215,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stamp_gaps_count_missing_frames_not_jitter_or_pauses() {
+    fn stamp_gaps_count_missing_frames_not_jitter_bursts_or_pauses() {
         let mut g = StampGaps::default();
         let p = 33_333_333i64;
         let mut t = 1_000_000_000i64;
-        for _ in 0..10 {
-            t += p + 2_000_000; // jitter
+        for i in 0..10 {
+            t += p + if i % 2 == 0 { 3_000_000 } else { -3_000_000 }; // jitter
             g.on_stamp(t);
         }
-        assert_eq!(g.missing, 0);
+        assert_eq!(g.missing(), 0);
+        // A late publisher: one gap of 3 periods, then two frames at once.
+        t += 3 * p;
+        g.on_stamp(t);
+        g.on_stamp(t + 1_000);
+        g.on_stamp(t + 2_000);
+        t += 2_000;
+        assert_eq!(g.missing(), 0);
         t += 3 * p; // two frames lost
         g.on_stamp(t);
-        assert_eq!(g.missing, 2);
+        assert_eq!(g.missing(), 2);
         // Every other frame lost for a while: the median period stays one frame.
         for _ in 0..6 {
             t += 2 * p;
             g.on_stamp(t);
         }
-        assert_eq!(g.missing, 8);
+        assert_eq!(g.missing(), 8);
         t += 5_000_000_000; // a pause
         g.on_stamp(t);
-        assert_eq!(g.missing, 8);
-        g.on_stamp(t - 10 * p); // bag restarted: no loss counted, history reset
-        g.on_stamp(t - 9 * p);
-        assert_eq!(g.missing, 8);
+        assert_eq!(g.missing(), 8);
+        for i in 0..6 {
+            g.on_stamp(t - 10 * p + i * p); // bag restarted
+        }
+        assert_eq!(g.missing(), 8);
     }
 
     #[test]
