@@ -2,7 +2,8 @@
 //! own code path from a raw rgb8 VGA payload to the emotions message.
 //!
 //! `cargo run --release --bin frame_bench -- [--shared DIR] [--models-dir DIR]
-//!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]`
+//!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]
+//!  [--precision fp32|int8|fp16]`
 //!
 //! For each face count N it builds one 640x480 frame: a heavily blurred real
 //! photo as background (no face survives the blur) with N real faces pasted on
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use image::{imageops, RgbImage};
-use lowres_fer::config::PipelineConfig;
+use lowres_fer::config::{PipelineConfig, Precision};
 use lowres_fer::detect::eval;
 use lowres_fer::frame::{FrameStep, Payload};
 use lowres_fer::msg::Header;
@@ -33,6 +34,7 @@ struct Args {
     frames: usize,
     threads: u32,
     write_frames: Option<PathBuf>,
+    precision: Precision,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -43,11 +45,12 @@ fn parse_args() -> anyhow::Result<Args> {
         frames: 300,
         threads: 1,
         write_frames: None,
+        precision: Precision::Fp32,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
-            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N] [--write-frames DIR]");
+            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N] [--write-frames DIR] [--precision fp32|int8|fp16]");
             std::process::exit(0);
         }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
@@ -64,6 +67,10 @@ fn parse_args() -> anyhow::Result<Args> {
             "--frames" => a.frames = value.parse().context("--frames")?,
             "--threads" => a.threads = value.parse().context("--threads")?,
             "--write-frames" => a.write_frames = Some(value.into()),
+            "--precision" => {
+                a.precision = serde_json::from_value(serde_json::Value::String(value))
+                    .context("--precision: fp32, int8 or fp16")?
+            }
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
@@ -140,9 +147,10 @@ fn main() -> anyhow::Result<()> {
     };
     cfg.detector.threads = args.threads;
     cfg.classifier.threads = args.threads;
+    cfg.classifier.precision = args.precision;
     println!(
-        "frame_bench: 640x480 rgb8, {} frames per case, {} inference thread(s), default parameters (tiling {:?}, routing {:?})",
-        args.frames, args.threads, cfg.detector.tiling, cfg.classifier.routing
+        "frame_bench: 640x480 rgb8, {} frames per case, {} inference thread(s), default parameters (tiling {:?}, routing {:?}, precision {:?})",
+        args.frames, args.threads, cfg.detector.tiling, cfg.classifier.routing, cfg.classifier.precision
     );
     println!(
         "{:>5} {:>6} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17}",
