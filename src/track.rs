@@ -43,6 +43,11 @@ impl Tracker {
         self.tracks.iter().map(|t| t.bbox)
     }
 
+    /// Ids of the live tracks (seen within `max_missed` frames), in creation order.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.tracks.iter().map(|t| t.id)
+    }
+
     pub fn reset(&mut self) {
         self.tracks.clear();
     }
