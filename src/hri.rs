@@ -92,7 +92,10 @@ impl Roi {
     /// A region that can be used: finite, inside [0, 1], min <= max.
     pub fn is_valid(&self) -> bool {
         let ok = |v: f32| (0.0..=1.0).contains(&v);
-        ok(self.xmin) && ok(self.ymin) && ok(self.xmax) && ok(self.ymax)
+        ok(self.xmin)
+            && ok(self.ymin)
+            && ok(self.xmax)
+            && ok(self.ymax)
             && self.xmin <= self.xmax
             && self.ymin <= self.ymax
     }
@@ -163,14 +166,14 @@ const FERPLUS_TO_LABEL: [usize; NUM_EMOTIONS] = [0, 1, 2, 3, 4, 5, 6, 5];
 /// The published valence/arousal is the probability-weighted mean of these
 /// points, so an uncertain face lands near the origin.
 pub const VALENCE_AROUSAL: [[f32; 2]; NUM_EMOTIONS] = [
-    [0.0, 0.0],    // neutral
-    [0.8, 0.3],    // happiness
-    [0.2, 0.8],    // surprise
-    [-0.7, -0.4],  // sadness
-    [-0.6, 0.6],   // anger
-    [-0.7, 0.3],   // disgust
-    [-0.5, 0.7],   // fear
-    [-0.6, 0.1],   // contempt
+    [0.0, 0.0],   // neutral
+    [0.8, 0.3],   // happiness
+    [0.2, 0.8],   // surprise
+    [-0.7, -0.4], // sadness
+    [-0.6, 0.6],  // anger
+    [-0.7, 0.3],  // disgust
+    [-0.5, 0.7],  // fear
+    [-0.6, 0.1],  // contempt
 ];
 
 /// hri_msgs/Expression values (the header is the input image's).
@@ -240,9 +243,15 @@ pub fn crop_rgb(frame: &RgbImage, b: &BBox, max_side: u32, out: &mut RgbImage) {
     let (side, n64) = (side as i64, n as i64);
     for v in 0..n64 {
         // Source rows [sy0, sy1) average into output row v (area filter).
-        let (sy0, sy1) = (v * side / n64, ((v + 1) * side / n64).max(v * side / n64 + 1));
+        let (sy0, sy1) = (
+            v * side / n64,
+            ((v + 1) * side / n64).max(v * side / n64 + 1),
+        );
         for u in 0..n64 {
-            let (sx0, sx1) = (u * side / n64, ((u + 1) * side / n64).max(u * side / n64 + 1));
+            let (sx0, sx1) = (
+                u * side / n64,
+                ((u + 1) * side / n64).max(u * side / n64 + 1),
+            );
             let mut acc = [0u32; 3];
             for sy in sy0..sy1 {
                 let y = y0 + sy;
@@ -511,7 +520,11 @@ fn square_gray(rgb: &RgbImage, out: &mut GrayImage) {
     let (ox, oy) = ((n - w) / 2, (n - h) / 2);
     for (x, y, p) in rgb.enumerate_pixels() {
         let l = crate::align::luma(&p.0);
-        out.put_pixel(x + ox, y + oy, image::Luma([l.round().clamp(0.0, 255.0) as u8]));
+        out.put_pixel(
+            x + ox,
+            y + oy,
+            image::Luma([l.round().clamp(0.0, 255.0) as u8]),
+        );
     }
 }
 
@@ -580,10 +593,17 @@ mod tests {
         for (i, e) in EMOTIONS.iter().enumerate() {
             let x = expression(&onehot(i));
             assert_eq!(x.expression, FERPLUS_TO_HRI[i], "{e}");
-            let line = format!("string {}=\"{}\"", x.expression.to_uppercase(), x.expression);
+            let line = format!(
+                "string {}=\"{}\"",
+                x.expression.to_uppercase(),
+                x.expression
+            );
             assert!(msg.contains(&line), "{e}: no constant {line}");
             assert_eq!(x.confidence, 1.0);
-            assert_eq!((x.valence, x.arousal), (VALENCE_AROUSAL[i][0], VALENCE_AROUSAL[i][1]));
+            assert_eq!(
+                (x.valence, x.arousal),
+                (VALENCE_AROUSAL[i][0], VALENCE_AROUSAL[i][1])
+            );
         }
         assert_eq!(expression(&onehot(7)).expression, "disgusted");
         // Disgust and contempt together outweigh a larger single class.
@@ -627,7 +647,11 @@ mod tests {
             h: 24.0,
         };
         crop_rgb(&frame, &small, 128, &mut out);
-        assert_eq!(out.dimensions(), (24, 24), "small faces keep their native size");
+        assert_eq!(
+            out.dimensions(),
+            (24, 24),
+            "small faces keep their native size"
+        );
         assert_eq!(out.get_pixel(0, 0).0, [10, 20, 7]);
         assert_eq!(out.get_pixel(23, 23).0, [33, 43, 7]);
         let big = BBox {
@@ -664,9 +688,15 @@ mod tests {
     fn lifecycle_reports_confirmed_and_ended_ids() {
         let mut l = Lifecycle::default();
         l.update([3u64, 1, 3]);
-        assert_eq!((l.confirmed.as_slice(), l.ended.as_slice()), (&[1, 3][..], &[][..]));
+        assert_eq!(
+            (l.confirmed.as_slice(), l.ended.as_slice()),
+            (&[1, 3][..], &[][..])
+        );
         l.update([1, 4]);
-        assert_eq!((l.confirmed.as_slice(), l.ended.as_slice()), (&[4][..], &[3][..]));
+        assert_eq!(
+            (l.confirmed.as_slice(), l.ended.as_slice()),
+            (&[4][..], &[3][..])
+        );
         assert!(l.contains(&4) && !l.contains(&3));
         l.update([]);
         assert_eq!(l.ended, [1, 4]);

@@ -879,7 +879,10 @@ mod tests {
         assert_eq!((s.source, s.ros4hri.cropped_size), (Source::Camera, 128));
         g.insert("tracking.enabled".into(), Value::Bool(false));
         let e = Settings::read(&g).unwrap_err().to_string();
-        assert!(e.contains("ros4hri.enabled") && e.contains("tracking.enabled"), "{e}");
+        assert!(
+            e.contains("ros4hri.enabled") && e.contains("tracking.enabled"),
+            "{e}"
+        );
         // The drop-in mode does not use the tracker.
         g.insert("input.source".into(), Value::Str("ros4hri_faces".into()));
         assert_eq!(Settings::read(&g).unwrap().source, Source::Ros4hriFaces);
