@@ -74,6 +74,8 @@ pub struct CameraHri {
     tracked: Publisher<IdsList>,
     lifecycle: Lifecycle<u64>,
     faces: HashMap<u64, FacePubs>,
+    /// Live ids without publishers (scratch).
+    missing: Vec<u64>,
     cropped_size: u32,
     crop: RgbImage,
 }
@@ -89,6 +91,7 @@ impl CameraHri {
             tracked: node.create_publisher(TRACKED_TOPIC, QosProfile::default())?,
             lifecycle: Lifecycle::default(),
             faces: HashMap::new(),
+            missing: Vec::new(),
             cropped_size,
             crop: RgbImage::new(0, 0),
         })
@@ -110,7 +113,17 @@ impl CameraHri {
                     .send(Box::new(move |node| destroy_face_pubs(node, p)));
             }
         }
-        if !self.lifecycle.confirmed.is_empty() {
+        // Newly confirmed ids, and any whose creation failed before (retried
+        // each frame: a face must not stay silent for its whole track).
+        self.missing.clear();
+        let faces = &self.faces;
+        self.missing.extend(
+            self.lifecycle
+                .live()
+                .iter()
+                .filter(|t| !faces.contains_key(t)),
+        );
+        if !self.missing.is_empty() {
             failed += self.create();
         }
         let ids = IdsList {
@@ -145,17 +158,23 @@ impl CameraHri {
     /// Create the publishers of the confirmed ids in one round trip to the spin
     /// thread; returns the number of ids that got none.
     fn create(&mut self) -> u64 {
-        let ids: Vec<u64> = self.lifecycle.confirmed.clone();
+        let ids: Vec<u64> = self.missing.clone();
         let (tx, rx) = mpsc::channel();
         let op: NodeOp = Box::new(move |node| {
             let made: Vec<(u64, r2r::Result<FacePubs>)> = ids
                 .into_iter()
                 .map(|t| (t, create_face_pubs(node, hri::face_id(t))))
                 .collect();
-            let _ = tx.send(made);
+            // The worker gave up waiting: remove them again, or they would
+            // stay registered without anyone publishing.
+            if let Err(mpsc::SendError(made)) = tx.send(made) {
+                for p in made.into_iter().filter_map(|(_, r)| r.ok()) {
+                    destroy_face_pubs(node, p);
+                }
+            }
         });
         if self.ops.send(op).is_err() {
-            return self.lifecycle.confirmed.len() as u64;
+            return self.missing.len() as u64;
         }
         match rx.recv_timeout(CREATE_TIMEOUT) {
             Ok(made) => {
@@ -170,7 +189,7 @@ impl CameraHri {
                 }
                 failed
             }
-            Err(_) => self.lifecycle.confirmed.len() as u64,
+            Err(_) => self.missing.len() as u64,
         }
     }
 }
@@ -285,10 +304,6 @@ impl DropInShared {
         std::mem::swap(&mut *g, into);
     }
 
-    pub fn wake(&self) {
-        self.ready.notify_all();
-    }
-
     /// The native side of `id`'s face from its last roi and the source size.
     pub fn native_side(&self, id: &str) -> Option<f32> {
         let (w, h) = *lock(&self.source_size);
@@ -317,6 +332,11 @@ impl DropInShared {
         }
     }
 }
+
+/// Causes of rejected drop-in input beyond the image ones
+/// ([`crate::image_io::ERROR_CAUSES`]): `/diagnostics` reports each as
+/// `errors_input_<cause>` in the drop-in mode.
+pub const DROP_IN_CAUSES: [&str; 3] = ["bad_face_id", "too_many_faces", "bad_roi"];
 
 /// Counters the drop-in tasks report to diagnostics.
 pub trait DropInEvents: Send + Sync + 'static {

@@ -176,6 +176,7 @@ fn spawn_diagnostics(
     shared: Arc<Shared>,
     period: Duration,
     input_topic: &'static str,
+    extra_causes: &'static [&'static str],
     logger: String,
 ) -> Result<()> {
     let diag_pub =
@@ -195,7 +196,7 @@ fn spawn_diagnostics(
             let status = {
                 let mut st = lock(&shared.stats);
                 let w = st.take_window(now.duration_since(last));
-                convert::diagnostic_status(&name, &st, &w, input_topic)
+                convert::diagnostic_status(&name, &st, &w, input_topic, extra_causes)
             };
             last = now;
             let stamp = lock(&ros_clock)
@@ -601,20 +602,8 @@ fn start_drop_in(
         qos(params),
         leaf,
     )?;
-    let worker = {
-        let shared2 = shared.clone();
-        let drop_in2 = drop_in.clone();
-        // Wake the worker's wait when shutting down (it also polls).
-        std::thread::Builder::new()
-            .name("drop-in-waker".into())
-            .spawn(move || {
-                while !shared2.shutdown.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                drop_in2.wake();
-            })?;
-        spawn_drop_in_worker(classifier, drop_in, shared, events)?
-    };
+    // The worker waits at most 200 ms for a crop, then sees the shutdown flag.
+    let worker = spawn_drop_in_worker(classifier, drop_in, shared, events)?;
     let ready = format!(
         "lowres_fer_node ready (drop-in): {} + /humans/faces/<id>/{{{leaf},roi}} + camera_info -> /humans/faces/<id>/expression, /diagnostics (models: {})",
         ros_hri::TRACKED_TOPIC,
@@ -693,6 +682,10 @@ pub fn run() -> Result<()> {
         shared.clone(),
         Duration::from_secs_f64(params.diagnostics_period_s),
         input_topic,
+        match params.source {
+            Source::Camera => &[],
+            Source::Ros4hriFaces => &ros_hri::DROP_IN_CAUSES,
+        },
         logger.clone(),
     )?;
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rclpy
 from conftest import NODE_BIN, PARAMS, SCENES, NodeProcess, image_msg, load_scene
+from diagnostic_msgs.msg import DiagnosticArray
 from hri_msgs.msg import Expression, IdsList, NormalizedRegionOfInterest2D
 from PIL import Image as PILImage
 from rclpy.executors import MultiThreadedExecutor
@@ -233,6 +234,7 @@ class FaceDetectorPeer:
         self.tracked = self.node.create_publisher(IdsList, "/humans/faces/tracked", RELIABLE)
         self.info = self.node.create_publisher(CameraInfo, "camera_info", RELIABLE)
         self.pubs = {}
+        self.rec.subscribe(DiagnosticArray, "/diagnostics")
         self.executor = MultiThreadedExecutor(num_threads=2)
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -246,6 +248,16 @@ class FaceDetectorPeer:
             )
             self.rec.subscribe(Expression, f"/humans/faces/{i}/expression")
         return self.pubs[i]
+
+    def diagnostics(self):
+        """Key/values of the newest lowres_fer diagnostics status ({} before one)."""
+        with self.rec.lock:
+            arrays = list(self.rec.msgs.get("/diagnostics", []))
+        for arr in reversed(arrays):
+            for st in arr.status:
+                if "emotion recognition" in st.name:
+                    return {kv.key: kv.value for kv in st.values}
+        return {}
 
     def publish_ids(self, ids, stamp):
         m = IdsList()
@@ -336,13 +348,20 @@ def test_drop_in_mode_classifies_another_detectors_faces(drop_in):
     with peer.rec.lock:
         assert not peer.rec.msgs.get(f"/humans/faces/{tiny}/expression"), "a too-small face got an expression"
 
-    # An id that cannot name a topic is rejected and counted; the node goes on.
+    # Bad input from the other detector is rejected and counted; the node goes on:
+    # an id that cannot name a topic, and a roi that is not a normalised region.
     peer.publish_ids([*ids, "bad/id"], (stamp_base, 99))
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if "bad_face_id" in proc.output():
-            break
-        time.sleep(0.1)
+    bad_roi = NormalizedRegionOfInterest2D()
+    bad_roi.xmin, bad_roi.xmax, bad_roi.ymin, bad_roi.ymax = 0.8, 0.2, 0.1, 0.5
+    peer.face(ids[1])[0].publish(bad_roi)
+    wait_until(
+        lambda: (kv := peer.diagnostics()) and int(kv["errors_input_bad_face_id"]) >= 1
+        and int(kv["errors_input_bad_roi"]) >= 1,
+        20,
+        f"bad id / roi not counted: {peer.diagnostics()}",
+    )
+    kv = peer.diagnostics()
+    assert int(kv["frames_processed"]) >= len(ids) and int(kv["errors_input_too_many_faces"]) == 0, kv
     assert "bad_face_id" in proc.output(), proc.output()
 
     # A face that leaves `tracked` loses its expression publisher.
