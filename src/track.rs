@@ -171,6 +171,11 @@ mod tests {
             t.update(&mut []);
         }
         assert_eq!(t.boxes().count(), 1);
+        assert_eq!(
+            t.ids().collect::<Vec<_>>(),
+            [id],
+            "an unseen track is still live"
+        );
         let mut g = vec![face(0.0, onehot(0))];
         t.update(&mut g);
         assert_eq!(
@@ -181,5 +186,6 @@ mod tests {
             t.update(&mut []);
         }
         assert_eq!(t.boxes().count(), 0);
+        assert_eq!(t.ids().count(), 0);
     }
 }

@@ -200,6 +200,34 @@ def test_camera_mode_publishes_rep155_topics(graph, size):
     assert proc.alive()
 
 
+def test_too_small_faces_are_tracked_without_expression(graph):
+    # Every face below classifier.min_face_px: listed, with roi, but no expression.
+    _, peer = graph(params=["ros4hri.enabled:=true", "input.qos:=reliable", "classifier.min_face_px:=1000.0"])
+    rec = Recorder(peer.node)
+    rec.subscribe(IdsList, "/humans/faces/tracked")
+    wait_until(lambda: peer.node.count_publishers("/humans/faces/tracked") > 0, 20, "no /humans/faces/tracked")
+    rgb = load_scene("pexels_group3.jpg", size=(640, 640))
+    first = peer.publish_until_answered(image_msg(rgb, stamp=(80, 1)))
+    assert first.faces and all(f.state == f.STATE_TOO_SMALL for f in first.faces)
+    ids = list(rec.wait("/humans/faces/tracked", (80, 1), 10).ids)
+    assert len(ids) >= 3, ids
+    for i in ids:
+        rec.subscribe(NormalizedRegionOfInterest2D, f"/humans/faces/{i}/roi")
+        rec.subscribe(Expression, f"/humans/faces/{i}/expression")
+    for k in range(2, 30):
+        msg = peer.publish_until_answered(image_msg(rgb, stamp=(80, k)))
+        time.sleep(0.3)
+        if all(rec.find(f"/humans/faces/f{f.face_id}/roi", (80, k)) for f in msg.faces):
+            break
+    else:
+        raise AssertionError("no roi for every face")
+    # The expression publishers exist (and were matched long enough for the rois to arrive) but stay silent.
+    time.sleep(1.0)
+    with rec.lock:
+        assert not any(rec.msgs.get(f"/humans/faces/{i}/expression") for i in ids)
+    assert all(peer.node.count_publishers(f"/humans/faces/{i}/expression") == 1 for i in ids)
+
+
 def test_ros4hri_without_tracking_is_rejected(ros):
     # REP-155 ids are track ids: the node refuses to start instead of inventing them.
     args = [str(NODE_BIN), "--ros-args", "--params-file", str(PARAMS)]
