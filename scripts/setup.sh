@@ -142,9 +142,18 @@ if [ -n "$hri_found" ]; then
   fi
 else
   # colcon stops descending at the repository root (itself a package), so the
-  # stand-in is a base path of its own.
+  # stand-in is a base path of its own. Warm runs skip rebuilding it when its
+  # installed copy was built from these very sources (a stamp of their hash):
+  # colcon's up-to-date check of the rosidl targets alone costs seconds; the
+  # node's build still finds it through its dependency's install.
   base_paths+=("$ROOT/ros4hri")
-  packages=(hri_msgs lowres_fer)
+  hri_hash="$(cd "$ROOT/ros4hri/hri_msgs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  hri_stamp="$INSTALL/hri_msgs/.lowres_fer_src_$hri_hash"
+  if [ -f "$hri_stamp" ] && [ -f "$INSTALL/hri_msgs/share/hri_msgs/package.sh" ]; then
+    log "hri_msgs stand-in up to date ($INSTALL/hri_msgs)"
+  else
+    packages=(hri_msgs lowres_fer)
+  fi
 fi
 log "colcon build ${packages[*]} -> $INSTALL"
 mkdir -p "$ROOT/build"
@@ -156,6 +165,10 @@ COLCON_LOG="$ROOT/build/colcon_build.log"
       "-DPython3_EXECUTABLE=$VENV/bin/python" "-DLOWRES_FER_CARGO_TARGET_DIR=$LOWRES_FER_ROS_TARGET_DIR" \
 ) >"$COLCON_LOG" 2>&1 || { tail -60 "$COLCON_LOG" >&2; die "colcon build failed (log: $COLCON_LOG, $ROOT/log/latest_build)"; }
 [ -f "$INSTALL/setup.bash" ] || die "colcon left no $INSTALL/setup.bash"
+if [ -z "$hri_found" ] && [ ! -f "$hri_stamp" ]; then
+  rm -f "$INSTALL/hri_msgs"/.lowres_fer_src_*
+  touch "$hri_stamp"
+fi
 if [ "$node_opt" = ON ]; then
   [ -x "$PREFIX/lib/lowres_fer/lowres_fer_node" ] || die "node binary missing after colcon build"
 fi
