@@ -118,11 +118,12 @@ impl Roi {
 /// fear, contempt.
 ///
 /// Contempt: hri_msgs/Expression has no such constant (the existing ROS4HRI
-/// recogniser fails on it). Decision: contempt counts as **disgusted**. Both
-/// are "rejection" emotions of negative valence and moderate arousal
-/// (contempt was grouped with disgust in Ekman's original basic set), and
-/// "disgusted" is in the basic set every ROS4HRI consumer handles, whereas
-/// the nearest other candidates (skeptical, annoyed) are niche labels. The
+/// recogniser fails on it). Decision: contempt counts as **disgusted**.
+/// Contempt is absent from the six basic emotions expression vocabularies
+/// (Expression's included) build on, and disgust is its nearest neighbour
+/// among them (both are "rejection" emotions of negative valence); "disgusted"
+/// is a label every ROS4HRI consumer handles, whereas the other candidates
+/// (skeptical, annoyed) are niche labels. The
 /// categorical answer is the arg-max over the hri labels with the FER+
 /// probabilities of classes that share a label summed, so contempt and disgust
 /// together decide "disgusted" and its confidence. Contempt keeps its own
