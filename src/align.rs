@@ -10,7 +10,7 @@ use crate::face::Detection;
 /// Pillow's `convert("L")` weights (ITU-R 601-2), which the classifier's
 /// training images were converted with.
 #[inline]
-fn luma(p: &[u8]) -> f32 {
+pub(crate) fn luma(p: &[u8]) -> f32 {
     (p[0] as f32 * 299.0 + p[1] as f32 * 587.0 + p[2] as f32 * 114.0) * 0.001
 }
 

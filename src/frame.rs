@@ -75,6 +75,10 @@ pub struct StepOutput<'s> {
     /// `STATE_CLASSIFIER_FAILED`. The node publishes and counts it, the bag
     /// tool fails its run.
     pub classify_error: Option<&'s str>,
+    /// The decoded input (RGB): the ROS4HRI `cropped` images are cut from it.
+    pub image: &'s RgbImage,
+    /// Ids of the tracks alive after this frame ([`crate::pipeline::FrameOutput::live_tracks`]).
+    pub live_tracks: &'s [u64],
 }
 
 /// The stamp-reset policy: a stamp going backwards means a bag restarted or
@@ -207,6 +211,8 @@ impl FrameStep {
             timings,
             tracks_reset,
             classify_error: out.classify_error.as_deref(),
+            image: &self.rgb,
+            live_tracks: &out.live_tracks,
         })
     }
 }

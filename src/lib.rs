@@ -24,6 +24,7 @@ pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gate;
+pub mod hri;
 pub mod image_io;
 pub mod logging;
 pub mod models;

@@ -123,9 +123,11 @@ const UNIT: Kind = Kind::Double {
 pub const PARAMS: &[Param] = &[
     p("input.transport", Kind::Choice(&["raw", "compressed"]), Default::Str("raw"),
       "subscribe to `image` (Image) or `image/compressed` (CompressedImage)"),
+    p("input.source", Kind::Choice(&["camera", "ros4hri_faces"]), Default::Str("camera"),
+      "`camera`: detect faces in `image`; `ros4hri_faces`: drop-in mode, classify the faces another ROS4HRI detector publishes under `/humans/faces/` (README, ROS4HRI)"),
     p("input.qos", Kind::Choice(&["sensor_data", "reliable"]), Default::Str("sensor_data"),
-      "input QoS reliability"),
-    p("input.depth", Kind::Int { lo: 1, hi: 100 }, Default::Int(5), "input history depth"),
+      "input QoS reliability (camera images; in the drop-in mode every `/humans/faces/` and `camera_info` subscription)"),
+    p("input.depth", Kind::Int { lo: 1, hi: 100 }, Default::Int(5), "input history depth (as `input.qos`)"),
     p("input.max_pixels", Kind::Int { lo: 1, hi: image_io::MAX_PIXELS_LIMIT as i64 },
       Default::Int(image_io::DEFAULT_MAX_PIXELS as i64),
       "pixel budget per frame (4096x4096): a larger image (raw, or JPEG/PNG by its header) is rejected before it is decoded (`errors_input_too_many_pixels`)"),
@@ -178,6 +180,12 @@ pub const PARAMS: &[Param] = &[
       "frames a track survives unseen"),
     p("tracking.smoothing_alpha", Kind::Double { lo: Lower::Open(0.0), hi: 1.0 },
       Default::Double(0.4), "weight of the newest frame in the smoothing"),
+    p("ros4hri.enabled", Kind::Bool, Default::Bool(false),
+      "camera mode: also publish the REP-155 topics `/humans/faces/tracked` and `/humans/faces/<id>/{roi,cropped,expression}` (needs `tracking.enabled`)"),
+    p("ros4hri.cropped_size", Kind::Int { lo: 16, hi: 1024 }, Default::Int(128),
+      "side of `/humans/faces/<id>/cropped`; smaller faces are published at their native size, never upsampled"),
+    p("ros4hri.crop_topic", Kind::Choice(&["cropped", "aligned"]), Default::Str("cropped"),
+      "drop-in mode: classify `/humans/faces/<id>/cropped` or `.../aligned`"),
 ];
 
 /// The declaration of `name`, if it is one of ours.
@@ -278,6 +286,46 @@ pub enum Transport {
     Compressed,
 }
 
+/// Where the faces come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Detect faces in the camera images (`image` / `image/compressed`).
+    Camera,
+    /// Drop-in mode: follow `/humans/faces/tracked` of another ROS4HRI face
+    /// detector and classify its per-face crops.
+    Ros4hriFaces,
+}
+
+/// The per-face image the drop-in mode classifies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CropTopic {
+    Cropped,
+    Aligned,
+}
+
+impl CropTopic {
+    /// The REP-155 sub-topic name.
+    pub fn name(self) -> &'static str {
+        match self {
+            CropTopic::Cropped => "cropped",
+            CropTopic::Aligned => "aligned",
+        }
+    }
+}
+
+/// The ROS4HRI (REP-155) settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ros4hri {
+    /// Camera mode: publish the REP-155 topics.
+    pub enabled: bool,
+    /// Maximum side of the `cropped` images.
+    pub cropped_size: u32,
+    /// Drop-in mode: which per-face image to classify.
+    pub crop_topic: CropTopic,
+}
+
 /// QoS of the input subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,6 +340,7 @@ pub enum InputQos {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub transport: Transport,
+    pub source: Source,
     pub input_qos: InputQos,
     pub input_depth: usize,
     /// Pixel budget per frame, checked from the header before decoding.
@@ -299,6 +348,7 @@ pub struct Settings {
     pub publish_annotated: bool,
     pub diagnostics_period_s: f64,
     pub log_throttle_s: f64,
+    pub ros4hri: Ros4hri,
     /// `models_dir` as given ("" = resolve with [`resolve_models_dir`]).
     pub pipeline: PipelineConfig,
 }
@@ -498,14 +548,32 @@ impl Settings {
             classifier,
             tracking,
         };
+        let source: Source = r.choice("input.source")?;
+        let ros4hri = Ros4hri {
+            enabled: r.bool("ros4hri.enabled")?,
+            cropped_size: r.u32("ros4hri.cropped_size")?,
+            crop_topic: r.choice("ros4hri.crop_topic")?,
+        };
+        // REP-155 ids are the tracker's ids: without tracks there is nothing
+        // stable to name a face by.
+        if ros4hri.enabled && source == Source::Camera && !pipeline.tracking.enabled {
+            return Err(InvalidParameter::Range {
+                name: "ros4hri.enabled",
+                value: "true".into(),
+                allowed: "false while tracking.enabled is false (REP-155 face ids are track ids)"
+                    .into(),
+            });
+        }
         Ok(Self {
             transport: r.choice("input.transport")?,
+            source,
             input_qos: r.choice("input.qos")?,
             input_depth: r.int("input.depth")? as usize,
             max_pixels: r.int("input.max_pixels")? as u64,
             publish_annotated: r.bool("publish_annotated")?,
             diagnostics_period_s: r.f64("diagnostics_period")?,
             log_throttle_s: r.f64("log_throttle")?,
+            ros4hri,
             pipeline,
         })
     }
@@ -803,6 +871,24 @@ mod tests {
         cfg.classifier.min_score_without_geometry = 0.5;
         let e = cfg.validate().unwrap_err();
         assert_eq!(e.name(), "classifier.min_score_without_geometry");
+    }
+
+    #[test]
+    fn ros4hri_needs_tracking_in_the_camera_mode() {
+        let mut g = Given::new();
+        g.insert("ros4hri.enabled".into(), Value::Bool(true));
+        let s = Settings::read(&g).unwrap();
+        assert!(s.ros4hri.enabled);
+        assert_eq!((s.source, s.ros4hri.cropped_size), (Source::Camera, 128));
+        g.insert("tracking.enabled".into(), Value::Bool(false));
+        let e = Settings::read(&g).unwrap_err().to_string();
+        assert!(
+            e.contains("ros4hri.enabled") && e.contains("tracking.enabled"),
+            "{e}"
+        );
+        // The drop-in mode does not use the tracker.
+        g.insert("input.source".into(), Value::Str("ros4hri_faces".into()));
+        assert_eq!(Settings::read(&g).unwrap().source, Source::Ros4hriFaces);
     }
 
     #[test]

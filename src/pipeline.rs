@@ -33,6 +33,10 @@ pub struct FrameOutput {
     /// the execution provider): the faces it should have classified are
     /// [`FaceState::ClassifierFailed`], detections and tracks are still valid.
     pub classify_error: Option<String>,
+    /// Ids of the tracks alive after this frame (empty when tracking is off),
+    /// including those not seen in it: the ROS4HRI output lists them as tracked.
+    #[serde(skip)]
+    pub live_tracks: Vec<u64>,
 }
 
 pub struct Pipeline {
@@ -179,8 +183,10 @@ impl Pipeline {
         let classify_ms = ms(t);
 
         let t = Instant::now();
+        self.output.live_tracks.clear();
         if let Some(tracker) = &mut self.tracker {
             tracker.update(faces);
+            self.output.live_tracks.extend(tracker.ids());
         }
         let track_ms = ms(t);
         self.output.timings = StageTimings {
@@ -199,5 +205,6 @@ impl Pipeline {
             tracker.reset();
         }
         self.output.faces.clear();
+        self.output.live_tracks.clear();
     }
 }

@@ -43,6 +43,11 @@ impl Tracker {
         self.tracks.iter().map(|t| t.bbox)
     }
 
+    /// Ids of the live tracks (seen within `max_missed` frames), in creation order.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.tracks.iter().map(|t| t.id)
+    }
+
     pub fn reset(&mut self) {
         self.tracks.clear();
     }
@@ -166,6 +171,11 @@ mod tests {
             t.update(&mut []);
         }
         assert_eq!(t.boxes().count(), 1);
+        assert_eq!(
+            t.ids().collect::<Vec<_>>(),
+            [id],
+            "an unseen track is still live"
+        );
         let mut g = vec![face(0.0, onehot(0))];
         t.update(&mut g);
         assert_eq!(
@@ -176,5 +186,6 @@ mod tests {
             t.update(&mut []);
         }
         assert_eq!(t.boxes().count(), 0);
+        assert_eq!(t.ids().count(), 0);
     }
 }

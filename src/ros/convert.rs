@@ -76,13 +76,15 @@ fn kv(key: &str, value: impl ToString) -> KeyValue {
     }
 }
 
-/// One DiagnosticStatus for the node: OK, WARN when inputs were rejected in the
+/// One DiagnosticStatus for the node (`extra_causes`: input-error causes of the
+/// mode beyond the image ones, always reported): OK, WARN when inputs were rejected in the
 /// last window, ERROR when the pipeline failed in it.
 pub fn diagnostic_status(
     name: &str,
     stats: &Stats,
     w: &Summary,
     input_topic: &str,
+    extra_causes: &[&str],
 ) -> DiagnosticStatus {
     let (level, message) =
         if stats.pipeline_errors > 0 && w.errors_in_window > 0 && w.processed_hz == 0.0 {
@@ -129,8 +131,9 @@ pub fn diagnostic_status(
         kv("errors_pipeline", stats.pipeline_errors),
         kv("errors_publish", stats.publish_errors),
     ];
-    // Every cause, zeros included, so monitors see a stable key set.
-    for cause in ERROR_CAUSES {
+    // Every cause, zeros included, so monitors see a stable key set (plus the
+    // drop-in mode's own, `extra_causes`).
+    for &cause in ERROR_CAUSES.iter().chain(extra_causes) {
         values.push(kv(
             &format!("errors_input_{cause}"),
             stats.input_errors.get(cause).copied().unwrap_or(0),

@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod convert;
+pub mod hri;
 pub mod logging;
 pub mod node;
 pub mod params;

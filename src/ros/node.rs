@@ -10,9 +10,19 @@
 //!   executor; the slot holds at most one pending frame, so when inference is
 //!   slower than the camera, the older pending frame is replaced (and counted
 //!   as dropped): memory and latency stay bounded.
+//!
+//! The spin thread owns the node and also runs the [`NodeOp`]s other threads
+//! send it: the per-face ROS4HRI publishers/subscriptions that appear and
+//! disappear with the faces (src/ros/hri.rs).
+//!
+//! `input.source: ros4hri_faces` (the drop-in mode) replaces the camera input
+//! and the frame step by the crops of another ROS4HRI face detector and a
+//! [`CropClassifier`] worker; parameters, diagnostics and shutdown are shared.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -26,11 +36,13 @@ use r2r::std_msgs::msg::Header;
 use r2r::{Publisher, QosProfile};
 
 use super::convert;
+use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp};
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
 use crate::frame::{self, FrameStep, StepError};
-use crate::params::{resolve_models_dir, Settings};
-use crate::pipeline::Pipeline;
+use crate::hri::{CropClassifier, CropError, CropOutcome};
+use crate::params::{resolve_models_dir, Settings, Source};
+use crate::pipeline::{Pipeline, StageTimings};
 use crate::sanitize;
 
 const NODE_NAME: &str = "lowres_fer";
@@ -102,7 +114,7 @@ struct Shared {
 
 /// Poisoning only happens if a holder panicked; the data (counters, an
 /// optional frame) is still meaningful, so keep going rather than cascade.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
@@ -164,6 +176,7 @@ fn spawn_diagnostics(
     shared: Arc<Shared>,
     period: Duration,
     input_topic: &'static str,
+    extra_causes: &'static [&'static str],
     logger: String,
 ) -> Result<()> {
     let diag_pub =
@@ -183,7 +196,7 @@ fn spawn_diagnostics(
             let status = {
                 let mut st = lock(&shared.stats);
                 let w = st.take_window(now.duration_since(last));
-                convert::diagnostic_status(&name, &st, &w, input_topic)
+                convert::diagnostic_status(&name, &st, &w, input_topic, extra_causes)
             };
             last = now;
             let stamp = lock(&ros_clock)
@@ -210,6 +223,8 @@ struct Outputs {
     emotions: Publisher<FaceEmotionArray>,
     annotated: Publisher<Image>,
     publish_annotated: bool,
+    /// The REP-155 output (`ros4hri.enabled`).
+    hri: Option<CameraHri>,
     input_topic: &'static str,
     logger: String,
 }
@@ -219,7 +234,7 @@ struct Outputs {
 fn handle_frame(
     step: &mut FrameStep,
     frame: Frame,
-    out: &Outputs,
+    out: &mut Outputs,
     shared: &Shared,
     limiter: &mut LogLimiter,
 ) {
@@ -299,6 +314,9 @@ fn handle_frame(
         }
     }
     let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
+    if let Some(hri) = out.hri.as_mut() {
+        publish_failed |= hri.publish(&done, &convert::header(&done.msg.header)) > 0;
+    }
     if let Some(annotated) = done.annotated {
         let img = Image {
             header: convert::header(&done.msg.header),
@@ -326,7 +344,7 @@ fn handle_frame(
 
 fn spawn_worker(
     mut step: FrameStep,
-    out: Outputs,
+    mut out: Outputs,
     shared: Arc<Shared>,
     throttle: Duration,
 ) -> Result<JoinHandle<()>> {
@@ -338,7 +356,7 @@ fn spawn_worker(
                 .slot
                 .take(&shared.shutdown, Duration::from_millis(200))
             {
-                handle_frame(&mut step, frame, &out, &shared, &mut limiter);
+                handle_frame(&mut step, frame, &mut out, &shared, &mut limiter);
             }
         })?)
 }
@@ -367,38 +385,137 @@ fn wait_for_shutdown(
     })
 }
 
-/// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
-/// not load) are returned so `main` exits non-zero with the message.
-pub fn run() -> Result<()> {
-    let ctx = super::context::create()?;
-    let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
-    let logger = node.logger().to_string();
-    super::logging::install(&logger);
-    let params = read_parameters(&node, &logger)?;
-    let (step, models_dir) = start_pipeline(&params)?;
+/// Counters and logs of the drop-in mode's tasks (src/ros/hri.rs).
+struct DropInStats {
+    shared: Arc<Shared>,
+    limiter: Mutex<LogLimiter>,
+    logger: String,
+}
 
+impl DropInEvents for DropInStats {
+    fn received(&self) {
+        lock(&self.shared.stats).on_received();
+    }
+
+    fn dropped(&self) {
+        lock(&self.shared.stats).on_dropped();
+    }
+
+    fn input_error(&self, cause: &'static str, msg: String) {
+        let msg = sanitize::no_nul(&msg).to_string();
+        lock(&self.shared.stats).on_input_error(cause, msg.clone());
+        if let Some(suppressed) = lock(&self.limiter).allow(cause, Instant::now()) {
+            r2r::log_warn!(&self.logger, "{} [{} similar suppressed]", msg, suppressed);
+        }
+    }
+
+    fn log_info(&self, msg: String) {
+        r2r::log_info!(&self.logger, "{}", msg);
+    }
+}
+
+/// The drop-in worker: every pending crop through the classifier, its
+/// expression published with the crop's header (the source image's stamp).
+fn spawn_drop_in_worker(
+    mut classifier: CropClassifier,
+    drop_in: Arc<DropInShared>,
+    shared: Arc<Shared>,
+    events: Arc<DropInStats>,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("inference".into())
+        .spawn(move || {
+            let mut batch = BTreeMap::new();
+            while !shared.shutdown.load(Ordering::Relaxed) {
+                drop_in.take_all(Duration::from_millis(200), &mut batch);
+                for (id, job) in std::mem::take(&mut batch) {
+                    let t0 = Instant::now();
+                    let native = drop_in.native_side(&id);
+                    let m = &job.image;
+                    let outcome = classifier.classify(
+                        m.width,
+                        m.height,
+                        &m.encoding,
+                        m.is_bigendian != 0,
+                        m.step,
+                        &m.data,
+                        native,
+                    );
+                    let mut publish_failed = false;
+                    match outcome {
+                        Ok(CropOutcome::Classified { probs, .. }) => {
+                            publish_failed = drop_in
+                                .publish_expression(&id, m.header.clone(), probs)
+                                .is_err();
+                        }
+                        // Below classifier.min_face_px: no expression, as in the camera mode.
+                        Ok(CropOutcome::TooSmall { .. }) => {}
+                        Err(CropError::Input(e)) => {
+                            let cause = e.cause();
+                            events.input_error(
+                                cause,
+                                format!("{cause}: rejected crop of face '{id}': {e}"),
+                            );
+                            continue;
+                        }
+                        Err(CropError::Classifier(e)) => {
+                            lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
+                            if let Some(n) = lock(&events.limiter).allow("pipeline", Instant::now())
+                            {
+                                r2r::log_error!(
+                                    &events.logger,
+                                    "classifier failed on a crop: {:#} [{} similar suppressed]",
+                                    e,
+                                    n
+                                );
+                            }
+                            continue;
+                        }
+                    }
+                    let ms = t0.elapsed().as_secs_f64() * 1e3;
+                    let stages = StageTimings {
+                        classify_ms: ms,
+                        total_ms: ms,
+                        ..Default::default()
+                    };
+                    let e2e_ms = job.received.elapsed().as_secs_f64() * 1e3;
+                    let mut st = lock(&shared.stats);
+                    st.on_processed(0.0, &stages, e2e_ms, 1);
+                    if publish_failed {
+                        st.publish_errors += 1;
+                    }
+                }
+            }
+        })?)
+}
+
+/// Camera mode: the input subscription, the frame step and its worker.
+fn start_camera(
+    node: &mut r2r::Node,
+    rt: &tokio::runtime::Runtime,
+    params: &Settings,
+    shared: Arc<Shared>,
+    ops: Sender<NodeOp>,
+    logger: &str,
+) -> Result<(&'static str, JoinHandle<()>, String)> {
+    let (step, models_dir) = start_pipeline(params)?;
     let input_topic = match params.transport {
         Transport::Raw => "image",
         Transport::Compressed => "image/compressed",
+    };
+    let hri = if params.ros4hri.enabled {
+        Some(CameraHri::new(node, ops, params.ros4hri.cropped_size)?)
+    } else {
+        None
     };
     let outputs = Outputs {
         emotions: node.create_publisher("emotions", QosProfile::default())?,
         annotated: node.create_publisher("image_annotated", QosProfile::default().keep_last(1))?,
         publish_annotated: params.publish_annotated,
+        hri,
         input_topic,
-        logger: logger.clone(),
+        logger: logger.to_string(),
     };
-    let shared = Arc::new(Shared {
-        slot: Slot::default(),
-        stats: Mutex::new(Stats::default()),
-        shutdown: AtomicBool::new(false),
-    });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
-
     // Input stream -> keep-latest slot. Cheap: no decoding here.
     let push = {
         let shared = shared.clone();
@@ -420,7 +537,7 @@ pub fn run() -> Result<()> {
     };
     match params.transport {
         Transport::Raw => {
-            let mut sub = node.subscribe::<Image>(input_topic, qos(&params))?;
+            let mut sub = node.subscribe::<Image>(input_topic, qos(params))?;
             rt.spawn(async move {
                 while let Some(msg) = sub.next().await {
                     push(Payload::Raw(msg));
@@ -428,7 +545,7 @@ pub fn run() -> Result<()> {
             });
         }
         Transport::Compressed => {
-            let mut sub = node.subscribe::<CompressedImage>(input_topic, qos(&params))?;
+            let mut sub = node.subscribe::<CompressedImage>(input_topic, qos(params))?;
             rt.spawn(async move {
                 while let Some(msg) = sub.next().await {
                     push(Payload::Compressed(msg));
@@ -436,6 +553,116 @@ pub fn run() -> Result<()> {
             });
         }
     }
+    let worker = spawn_worker(
+        step,
+        outputs,
+        shared,
+        Duration::from_secs_f64(params.log_throttle_s),
+    )?;
+    let outputs = if params.ros4hri.enabled {
+        "emotions, image_annotated, /humans/faces/..., /diagnostics"
+    } else {
+        "emotions, image_annotated, /diagnostics"
+    };
+    let ready = format!(
+        "lowres_fer_node ready: {input_topic} -> {outputs} (models: {})",
+        models_dir.display()
+    );
+    Ok((input_topic, worker, ready))
+}
+
+/// Drop-in mode: follow another ROS4HRI detector's faces and classify their crops.
+fn start_drop_in(
+    node: &mut r2r::Node,
+    rt: &tokio::runtime::Runtime,
+    params: &Settings,
+    shared: Arc<Shared>,
+    ops: Sender<NodeOp>,
+    logger: &str,
+) -> Result<(&'static str, JoinHandle<()>, String)> {
+    let mut cfg = params.pipeline.clone();
+    cfg.models_dir = resolve_models_dir(&cfg.models_dir);
+    let classifier = CropClassifier::new(&cfg, params.max_pixels).with_context(|| {
+        format!(
+            "cannot start the classifiers (models_dir '{}')",
+            cfg.models_dir.display()
+        )
+    })?;
+    let alpha = cfg.tracking.enabled.then_some(cfg.tracking.smoothing_alpha);
+    let drop_in = Arc::new(DropInShared::new(alpha));
+    let events = Arc::new(DropInStats {
+        shared: shared.clone(),
+        limiter: Mutex::new(LogLimiter::new(Duration::from_secs_f64(
+            params.log_throttle_s,
+        ))),
+        logger: logger.to_string(),
+    });
+    let leaf = params.ros4hri.crop_topic.name();
+    ros_hri::spawn_drop_in(
+        node,
+        rt,
+        ops,
+        drop_in.clone(),
+        events.clone(),
+        qos(params),
+        leaf,
+    )?;
+    // The worker waits at most 200 ms for a crop, then sees the shutdown flag.
+    let worker = spawn_drop_in_worker(classifier, drop_in, shared, events)?;
+    let ready = format!(
+        "lowres_fer_node ready (drop-in): {} + /humans/faces/<id>/{{{leaf},roi}} + camera_info -> /humans/faces/<id>/expression, /diagnostics (models: {})",
+        ros_hri::TRACKED_TOPIC,
+        cfg.models_dir.display()
+    );
+    Ok((ros_hri::TRACKED_TOPIC, worker, ready))
+}
+
+/// The spin thread: node events, plus the [`NodeOp`]s of other threads
+/// between two spins.
+fn spawn_spin(
+    mut node: r2r::Node,
+    ops: Receiver<NodeOp>,
+    shared: Arc<Shared>,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("ros-spin".into())
+        .spawn(move || {
+            while !shared.shutdown.load(Ordering::Relaxed) {
+                while let Ok(op) = ops.try_recv() {
+                    op(&mut node);
+                }
+                node.spin_once(Duration::from_millis(20));
+            }
+        })?)
+}
+
+/// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
+/// not load) are returned so `main` exits non-zero with the message.
+pub fn run() -> Result<()> {
+    let ctx = super::context::create()?;
+    let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
+    let logger = node.logger().to_string();
+    super::logging::install(&logger);
+    let params = read_parameters(&node, &logger)?;
+
+    let shared = Arc::new(Shared {
+        slot: Slot::default(),
+        stats: Mutex::new(Stats::default()),
+        shutdown: AtomicBool::new(false),
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    let (ops_tx, ops_rx) = mpsc::channel::<NodeOp>();
+
+    let (input_topic, worker, ready) = match params.source {
+        Source::Camera => start_camera(&mut node, &rt, &params, shared.clone(), ops_tx, &logger)?,
+        Source::Ros4hriFaces => {
+            start_drop_in(&mut node, &rt, &params, shared.clone(), ops_tx, &logger)?
+        }
+    };
 
     // Parameter services (ros2 param list/get). Values are read once at
     // start-up; changing them at run time needs a restart, which we say.
@@ -460,32 +687,16 @@ pub fn run() -> Result<()> {
         shared.clone(),
         Duration::from_secs_f64(params.diagnostics_period_s),
         input_topic,
+        match params.source {
+            Source::Camera => &[],
+            Source::Ros4hriFaces => &ros_hri::DROP_IN_CAUSES,
+        },
         logger.clone(),
     )?;
 
-    let spin = {
-        let shared = shared.clone();
-        std::thread::Builder::new()
-            .name("ros-spin".into())
-            .spawn(move || {
-                while !shared.shutdown.load(Ordering::Relaxed) {
-                    node.spin_once(Duration::from_millis(20));
-                }
-            })?
-    };
-    let worker = spawn_worker(
-        step,
-        outputs,
-        shared.clone(),
-        Duration::from_secs_f64(params.log_throttle_s),
-    )?;
+    let spin = spawn_spin(node, ops_rx, shared.clone())?;
 
-    r2r::log_info!(
-        &logger,
-        "lowres_fer_node ready: {} -> emotions, image_annotated, /diagnostics (models: {})",
-        input_topic,
-        models_dir.display()
-    );
+    r2r::log_info!(&logger, "{}", ready);
 
     let reason = wait_for_shutdown(&rt, &worker, &spin)?;
     r2r::log_info!(&logger, "shutting down ({})", reason);

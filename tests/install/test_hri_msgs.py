@@ -1,0 +1,66 @@
+"""The hri_msgs the node is built against (the distribution's on a robot, the
+stand-in ros4hri/hri_msgs here) has the ROS4HRI definitions field for field:
+the names and types are the wire format other ROS4HRI nodes use, so any
+difference would break interoperability silently. The expected definitions are
+those of the ROS 2 branch of hri_msgs (../shared/notes/ros4hri-facts.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+EXPECTED = {
+    "IdsList": {"header": "std_msgs/Header", "ids": "sequence<string>"},
+    "NormalizedRegionOfInterest2D": {
+        "header": "std_msgs/Header",
+        "xmin": "float",
+        "ymin": "float",
+        "xmax": "float",
+        "ymax": "float",
+        "c": "float",
+    },
+    "Expression": {
+        "header": "std_msgs/Header",
+        "expression": "string",
+        "valence": "float",
+        "arousal": "float",
+        "confidence": "float",
+    },
+}
+
+EXPRESSION_CONSTANTS = [
+    "NEUTRAL", "ANGRY", "SAD", "HAPPY", "SURPRISED", "DISGUSTED", "SCARED", "PLEADING", "VULNERABLE",
+    "DESPAIRED", "GUILTY", "DISAPPOINTED", "EMBARRASSED", "HORRIFIED", "SKEPTICAL", "ANNOYED", "FURIOUS",
+    "SUSPICIOUS", "REJECTED", "BORED", "TIRED", "ASLEEP", "CONFUSED", "AMAZED", "EXCITED",
+]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_message_fields_match_ros4hri(name):
+    import hri_msgs.msg
+
+    cls = getattr(hri_msgs.msg, name)
+    assert cls.get_fields_and_field_types() == EXPECTED[name]
+
+
+def test_expression_constants_match_ros4hri():
+    from hri_msgs.msg import Expression
+
+    for c in EXPRESSION_CONSTANTS:
+        assert getattr(Expression, c) == c.lower(), c
+
+
+def test_hri_msgs_is_on_the_ament_index_once_first_wins():
+    """setup.sh builds the stand-in only when no other hri_msgs exists: the first
+    hri_msgs on AMENT_PREFIX_PATH is either the stand-in or a real one, and the
+    stand-in is never installed next to a real one."""
+    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    found = [p for p in prefixes if (Path(p) / "share/ament_index/resource_index/packages/hri_msgs").exists()]
+    assert found, "no hri_msgs on AMENT_PREFIX_PATH: run scripts/setup.sh, then the tests through scripts/env.sh"
+    standin = [p for p in found if Path(p).name == "hri_msgs" and Path(p).parent == ROOT / "install"]
+    assert not standin or len(found) == 1, f"the stand-in is installed although another hri_msgs exists: {found}"
