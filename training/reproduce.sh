@@ -34,7 +34,7 @@ run() { # name, then train.py arguments; skips a finished run, resumes an interr
 # One thread: the run shares a 2-core machine with everything else for many hours.
 run efc_all_s32 --epochs 150 --weight-decay 0.02 --threads 1
 [ "${1:-all}" = efc_all ] && exit 0
-run efc_r48_s32 --epochs 10 --resolutions 48 --select 48
+run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
 # Export (which resets the model's manifest entry), then fit the class balance and the
 # temperature on Valid (training/calibrate.py; the node applies both).
 "$PY" training/export.py "$RUNS/efc_all_s32/best.pt" models/efc_all_s32.onnx --data "$DATA"
@@ -51,7 +51,7 @@ for b in routing.BINS:
 PYEOF
 while read -r name res px model; do
   if [ "$model" = "-" ]; then  # fine-tune the all-resolution model on this bin
-    run "expert_$name" --epochs 5 --lr 1e-3 --resolutions "$res" --select "$res" --init "$RUNS/efc_all_s32/best.pt"
+    run "expert_$name" --epochs 5 --lr 1e-3 --resolutions "$res" --select "$res" --init "$RUNS/efc_all_s32/best.pt" --threads 1
     ckpt="$RUNS/expert_$name/best.pt"
   else                         # an already trained single-resolution model serves this bin
     ckpt="$RUNS/$model/best.pt"
@@ -60,5 +60,5 @@ while read -r name res px model; do
   "$PY" training/calibrate.py "models/expert_$name.onnx" --data "$DATA"
   "$PY" training/quantize.py "models/expert_$name.onnx" --data "$DATA"
 done < "$RUNS/experts.txt"
-[ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4
+[ -f "$RUNS/rrn_s32/best.pt" ] || "$PY" training/train_rrn.py --data "$DATA" --out "$RUNS/rrn_s32" --epochs 4 --threads 1
 "$PY" training/export.py "$RUNS/rrn_s32/best.pt" models/rrn_s32.onnx --data "$DATA" --role resolution_recogniser
