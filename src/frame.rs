@@ -65,6 +65,8 @@ pub struct StepOutput<'s> {
     pub msg: &'s FaceEmotionArray,
     /// The pipeline's results behind `msg.faces` (same order).
     pub faces: &'s [FaceResult],
+    /// The decoded input frame (the bag tool's report crops thumbnails from it).
+    pub rgb: &'s RgbImage,
     /// The input with boxes, labels and bars, when requested.
     pub annotated: Option<&'s RgbImage>,
     pub timings: FrameTimings,
@@ -203,6 +205,7 @@ impl FrameStep {
         Ok(StepOutput {
             msg: &self.msg,
             faces: &out.faces,
+            rgb: &self.rgb,
             annotated,
             timings,
             tracks_reset,
