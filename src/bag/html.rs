@@ -383,6 +383,7 @@ impl HtmlReport {
         let _ = write!(
             h,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
              <title>lowres_fer report: {}</title><style>{CSS}</style></head><body>\n",
             esc(title)
         );
@@ -562,7 +563,10 @@ impl HtmlReport {
                 x - bw / 2.0,
                 (lo - hi).max(0.5)
             );
-            let _ = write!(line, "{x:.2},{:.2} ", y_of(b.size_sum / b.faces as f64));
+            let y = y_of(b.size_sum / b.faces as f64);
+            let _ = write!(line, "{x:.2},{y:.2} ");
+            // A dot per bin: a track seen in one bin has no line to draw.
+            let _ = write!(h, "<circle cx=\"{x:.2}\" cy=\"{y:.2}\" r=\"1.8\" fill=\"#1565c0\"/>");
         }
         let _ = write!(
             h,
@@ -630,6 +634,10 @@ fn bars(rows: &[(String, u64, &str)]) -> String {
     s.push_str("</svg>");
     s
 }
+
+/// Self-contained means nothing but inline styles and data: images: a browser
+/// refuses (and reports on its console) anything else.
+const CSP: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
 const CSS: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:16px 24px;color:#222;background:#fff}\
 h1{font-size:22px;margin:0}h2{font-size:16px;margin:18px 0 6px}.sub{color:#666;margin:2px 0 8px;word-break:break-all}\
