@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "bag"))
-import bagtools  # noqa: E402
-from PIL import Image as PILImage  # noqa: E402
+import bagtools
+from PIL import Image as PILImage
 
 PROGRESS = re.compile(r"(\d+)/(\d+) frames")
 

@@ -132,7 +132,10 @@ impl TrackBins {
 
     /// Bins up to the last one with a face.
     fn used(&self) -> usize {
-        self.bins.iter().rposition(|b| b.faces > 0).map_or(0, |i| i + 1)
+        self.bins
+            .iter()
+            .rposition(|b| b.faces > 0)
+            .map_or(0, |i| i + 1)
     }
 }
 
@@ -168,7 +171,12 @@ fn thumbnail(rgb: &RgbImage, f: &FaceResult) -> Option<RgbImage> {
         return None;
     }
     let crop = imageops::crop_imm(rgb, x0, y0, x1 - x0, y1 - y0).to_image();
-    Some(imageops::resize(&crop, THUMB_PX, THUMB_PX, FilterType::Triangle))
+    Some(imageops::resize(
+        &crop,
+        THUMB_PX,
+        THUMB_PX,
+        FilterType::Triangle,
+    ))
 }
 
 fn png_data_uri(img: &RgbImage) -> String {
@@ -324,7 +332,14 @@ impl HtmlReport {
     }
 
     /// Reservoir sampling (algorithm R) of the classified faces.
-    fn sample(&mut self, stamp_ns: i64, rgb: &RgbImage, f: &FaceResult, label: &'static str, conf: f32) {
+    fn sample(
+        &mut self,
+        stamp_ns: i64,
+        rgb: &RgbImage,
+        f: &FaceResult,
+        label: &'static str,
+        conf: f32,
+    ) {
         let n = self.classified_seen;
         self.classified_seen += 1;
         let slot = if (n as usize) < STRIP {
@@ -387,7 +402,11 @@ impl HtmlReport {
              <title>lowres_fer report: {}</title><style>{CSS}</style></head><body>\n",
             esc(title)
         );
-        let _ = writeln!(h, "<h1>lowres_fer bag report</h1><p class=\"sub\">{}</p>", esc(title));
+        let _ = writeln!(
+            h,
+            "<h1>lowres_fer bag report</h1><p class=\"sub\">{}</p>",
+            esc(title)
+        );
 
         // ---- summary figures ----
         h.push_str("<section class=\"row\"><div><h2>Summary</h2><table>");
@@ -421,9 +440,9 @@ impl HtmlReport {
                     .collect::<Vec<_>>()
             )
         );
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<div><h2>Top labels (classified faces)</h2>{}</div></section>\n",
+            "<div><h2>Top labels (classified faces)</h2>{}</div></section>",
             bars(
                 &EMOTIONS
                     .iter()
@@ -566,7 +585,10 @@ impl HtmlReport {
             let y = y_of(b.size_sum / b.faces as f64);
             let _ = write!(line, "{x:.2},{y:.2} ");
             // A dot per bin: a track seen in one bin has no line to draw.
-            let _ = write!(h, "<circle cx=\"{x:.2}\" cy=\"{y:.2}\" r=\"1.8\" fill=\"#1565c0\"/>");
+            let _ = write!(
+                h,
+                "<circle cx=\"{x:.2}\" cy=\"{y:.2}\" r=\"1.8\" fill=\"#1565c0\"/>"
+            );
         }
         let _ = write!(
             h,
@@ -672,11 +694,14 @@ mod tests {
         }
         assert_eq!(t.bins.len(), BINS);
         assert_eq!(t.bins.iter().map(|b| b.faces as u64).sum::<u64>(), 10_000);
-        assert!(t.width_ns as i64 * BINS as i64 > 9_999 * 360_000_000);
+        assert!(t.width_ns * BINS as i64 > 9_999 * 360_000_000);
     }
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(esc("<a href='x'>&\""), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;");
+        assert_eq!(
+            esc("<a href='x'>&\""),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+        );
     }
 }

@@ -14,12 +14,12 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
+use super::html::HtmlReport;
 use super::msgs::{
     CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
 use super::output_dir;
 use super::reader::Bag;
-use super::html::HtmlReport;
 use super::report::{FacesPerFrame, Rows, Stat, Tracks};
 use super::truth::{GroundTruth, Metrics};
 use super::writer::BagWriter;
@@ -285,10 +285,16 @@ fn write_html(h: &HtmlReport, dir: &std::path::Path, s: &Summary) -> Result<()> 
         fig("input", s.input.clone()),
         fig("topic", format!("{} ({})", s.topic, s.msg_type)),
         fig("storage", s.storage.to_string()),
-        fig("frames processed", format!("{} of {}", s.frames_processed, s.messages_in_topic)),
+        fig(
+            "frames processed",
+            format!("{} of {}", s.frames_processed, s.messages_in_topic),
+        ),
         fig("frames skipped (bad)", s.frames_skipped_bad.to_string()),
         fig("faces", s.faces_total.to_string()),
-        fig("faces per frame", format!("{:.2}", s.faces_per_frame.mean())),
+        fig(
+            "faces per frame",
+            format!("{:.2}", s.faces_per_frame.mean()),
+        ),
         fig("throughput", format!("{:.1} frames/s", s.throughput_fps)),
         fig("wall time", format!("{:.1} s", s.wall_s)),
     ];

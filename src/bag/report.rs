@@ -157,8 +157,9 @@ impl Default for StatAcc {
 
 impl StatAcc {
     fn bin(v: f64) -> usize {
-        if !(v >= STAT_MIN) {
-            return 0; // also NaN
+        // Below the range, and NaN, go to bin 0.
+        if v.is_nan() || v < STAT_MIN {
+            return 0;
         }
         let b = 1.0 + ((v / STAT_MIN).log10() * BINS_PER_DECADE).floor();
         (b as usize).min(STAT_BINS - 1)
@@ -282,7 +283,12 @@ impl Rows {
     }
 
     /// Record one processed frame: message `index` of the topic, logged at `log_time_ns`.
-    pub(super) fn push(&mut self, index: u64, log_time_ns: u64, out: &StepOutput<'_>) -> Result<()> {
+    pub(super) fn push(
+        &mut self,
+        index: u64,
+        log_time_ns: u64,
+        out: &StepOutput<'_>,
+    ) -> Result<()> {
         let msg = out.msg;
         let stamp = msg.header.stamp_ns();
         for f in out.faces {
@@ -777,7 +783,10 @@ impl Serialize for OneTrack<'_> {
             .max_by_key(|&i| (acc.counts[i], std::cmp::Reverse(i)))
             .filter(|&i| acc.counts[i] > 0);
         st.serialize_field("dominant_label", best.map_or("", |i| EMOTIONS[i]))?;
-        st.serialize_field("mean_face_size_px", &(acc.size_sum / acc.frames.max(1) as f64))?;
+        st.serialize_field(
+            "mean_face_size_px",
+            &(acc.size_sum / acc.frames.max(1) as f64),
+        )?;
         st.end()
     }
 }
@@ -827,7 +836,10 @@ mod tests {
         let tracks = r.finish(dir.path()).expect("finish");
         let json = serde_json::to_value(&tracks).expect("serialize");
         tracks.finish().expect("finish tracks");
-        assert!(!dir.path().join(".tracks.spill").exists(), "spill left behind");
+        assert!(
+            !dir.path().join(".tracks.spill").exists(),
+            "spill left behind"
+        );
         let csv = std::fs::read_to_string(dir.path().join("tracks.csv")).expect("tracks.csv");
         (json, csv)
     }
@@ -848,22 +860,43 @@ mod tests {
             assert_eq!(merged(&rows, run_rows), (json.clone(), csv.clone()));
         }
         let t = json.as_array().expect("array");
-        let ids: Vec<u64> = t.iter().map(|t| t["track_id"].as_u64().unwrap_or(99)).collect();
+        let ids: Vec<u64> = t
+            .iter()
+            .map(|t| t["track_id"].as_u64().unwrap_or(99))
+            .collect();
         assert_eq!(ids, [1, 2]);
         let two = &t[1];
-        assert_eq!((two["frames"].as_u64(), two["classified_frames"].as_u64()), (Some(4), Some(3)));
+        assert_eq!(
+            (two["frames"].as_u64(), two["classified_frames"].as_u64()),
+            (Some(4), Some(3))
+        );
         assert_eq!(two["dominant_label"], "happiness");
         let labels: Vec<(String, u64)> = two["timeline"]
             .as_array()
             .expect("timeline")
             .iter()
-            .map(|s| (s["label"].as_str().unwrap_or("").to_string(), s["frames"].as_u64().unwrap_or(0)))
+            .map(|s| {
+                (
+                    s["label"].as_str().unwrap_or("").to_string(),
+                    s["frames"].as_u64().unwrap_or(0),
+                )
+            })
             .collect();
         assert_eq!(
             labels,
-            [("happiness".into(), 2), ("unclassified".into(), 1), ("neutral".into(), 1)]
+            [
+                ("happiness".into(), 2),
+                ("unclassified".into(), 1),
+                ("neutral".into(), 1)
+            ]
         );
-        assert_eq!((two["first_stamp_ns"].as_i64(), two["last_stamp_ns"].as_i64()), (Some(0), Some(30)));
+        assert_eq!(
+            (
+                two["first_stamp_ns"].as_i64(),
+                two["last_stamp_ns"].as_i64()
+            ),
+            (Some(0), Some(30))
+        );
         assert!((two["mean_face_size_px"].as_f64().unwrap_or(0.0) - 11.5).abs() < 1e-9);
         // tracks.csv: by track, then frame; untracked rows first.
         let keys: Vec<(String, String)> = csv
@@ -874,7 +907,14 @@ mod tests {
                 (c[0].to_string(), c[1].to_string())
             })
             .collect();
-        let want = [("0", "3"), ("1", "0"), ("2", "0"), ("2", "1"), ("2", "2"), ("2", "3")];
+        let want = [
+            ("0", "3"),
+            ("1", "0"),
+            ("2", "0"),
+            ("2", "1"),
+            ("2", "2"),
+            ("2", "3"),
+        ];
         assert_eq!(keys, want.map(|(a, b)| (a.to_string(), b.to_string())));
         assert_eq!(csv.lines().next(), Some(TRACKS_HEADER.join(",").as_str()));
     }
@@ -890,7 +930,11 @@ mod tests {
             .lines()
             .skip(1)
             .map(|l| {
-                let c: Vec<u64> = l.split(',').take(2).map(|v| v.parse().unwrap_or(0)).collect();
+                let c: Vec<u64> = l
+                    .split(',')
+                    .take(2)
+                    .map(|v| v.parse().unwrap_or(0))
+                    .collect();
                 (c[0], c[1])
             })
             .collect();
@@ -898,7 +942,12 @@ mod tests {
         assert!(keys.windows(2).all(|w| w[0] < w[1]));
         let t = json.as_array().expect("array");
         assert_eq!(t.len(), 7);
-        assert_eq!(t.iter().map(|t| t["frames"].as_u64().unwrap_or(0)).sum::<u64>(), 500);
+        assert_eq!(
+            t.iter()
+                .map(|t| t["frames"].as_u64().unwrap_or(0))
+                .sum::<u64>(),
+            500
+        );
     }
 
     #[test]

@@ -44,7 +44,9 @@ def run_chromium(page, tmp_path, *args):
         page.as_uri(),
     ]
     env = dict(os.environ, HOME=str(tmp_path))
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        cmd, check=False, capture_output=True, text=True, timeout=120, env=env
+    )
 
 
 def console_lines(stderr):
