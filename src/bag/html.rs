@@ -697,6 +697,69 @@ mod tests {
         assert!(t.width_ns * BINS as i64 > 9_999 * 360_000_000);
     }
 
+    fn face(track_id: u64, state: FaceState) -> FaceResult {
+        let mut probs = [0.0; NUM_EMOTIONS];
+        probs[(track_id % NUM_EMOTIONS as u64) as usize] = 1.0;
+        FaceResult {
+            detection: crate::face::Detection {
+                bbox: crate::face::BBox {
+                    x: 4.0,
+                    y: 4.0,
+                    w: 10.0,
+                    h: 12.0,
+                },
+                score: 0.9,
+                keypoints: [[0.0; 2]; 6],
+            },
+            size_px: 12.0,
+            state,
+            route: "efc32".into(),
+            probs,
+            track_id,
+            smoothed: None,
+        }
+    }
+
+    #[test]
+    fn caps_hold_for_many_tracks_and_faces() {
+        let rgb = RgbImage::new(32, 24);
+        let mut r = HtmlReport::new();
+        // 1000 frames, 3 faces each, a new track every 5 frames (200 tracks),
+        // one long-lived track 1 and an untracked face.
+        for f in 0..1000u64 {
+            let faces = [
+                face(1, FaceState::Classified),
+                face(2 + f / 5, FaceState::Classified),
+                face(0, FaceState::TooSmall),
+            ];
+            r.push(f, f as i64 * 33_000_000, &rgb, &faces);
+        }
+        assert!(r.tracks.len() <= KEPT_TRACKS);
+        assert_eq!(r.strip.len(), STRIP);
+        assert_eq!(r.classified_seen, 2000);
+        assert_eq!(r.tracks_seen, 201);
+        // The long track is never evicted, and keeps every frame.
+        assert_eq!(r.tracks.get(&1).map(|t| t.frames), Some(1000));
+        let html = r.render("bag <1>", &[("k".into(), "v&".into())], &[], &[1, 2]);
+        assert_eq!(html.matches("class=\"track\"").count(), SHOWN_TRACKS);
+        assert!(html.contains("bag &lt;1&gt;") && html.contains("v&amp;"));
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        // Same input, same page (the sample's seed is fixed).
+        let mut again = HtmlReport::new();
+        for f in 0..1000u64 {
+            let faces = [
+                face(1, FaceState::Classified),
+                face(2 + f / 5, FaceState::Classified),
+                face(0, FaceState::TooSmall),
+            ];
+            again.push(f, f as i64 * 33_000_000, &rgb, &faces);
+        }
+        assert_eq!(
+            again.render("bag <1>", &[("k".into(), "v&".into())], &[], &[1, 2]),
+            html
+        );
+    }
+
     #[test]
     fn escapes_markup() {
         assert_eq!(
