@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded memory of the offline bag tool over a long recording (issue 11; not a
 # CI test): builds a synthetic bag once (default 1 hour of stamps at 15 Hz,
-# 640x360 JPEG frames of the Hamilton clip, cycled; ~2 GB under
+# 640x360 JPEG frames of the Hamilton clip, cycled; ~1.5 GB under
 # $LOWRES_FER_CACHE/bag_memory), runs lowres_fer_bag over it and prints the
 # peak RSS and the RSS at 10/50/90 % of the frames. The figures are in
 # docs/reliability.md.
