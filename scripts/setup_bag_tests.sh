@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Extra set-up for the rosbag tests (tests/bag) and scripts/bag_bench.sh, on top
-# of scripts/setup.sh: ffmpeg (decodes the Hamilton clip into bag frames), the
+# of scripts/setup.sh: ffmpeg (decodes the Hamilton clip into bag frames),
+# Chromium (renders the --report page headless: tests/bag/test_report.py), the
 # pure-Python `rosbags` in the ROS venv (builds the input bags and reads the
 # output bags: an implementation independent of ours) and Foxglove's `mcap` +
 # `mcap-ros2-support` (the decoder Foxglove itself uses). Idempotent: each step
@@ -16,6 +17,13 @@ if ! command -v ffmpeg >/dev/null; then
   log "apt-get install ffmpeg"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
+
+if ! command -v chromium >/dev/null; then
+  [ "$(id -u)" = 0 ] || die "chromium missing (run as root, or: sudo apt-get install -y chromium)"
+  log "apt-get install chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 [ -x "$VENV/bin/python" ] || die "$VENV missing: run scripts/setup.sh first"

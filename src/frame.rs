@@ -65,6 +65,9 @@ pub struct StepOutput<'s> {
     pub msg: &'s FaceEmotionArray,
     /// The pipeline's results behind `msg.faces` (same order).
     pub faces: &'s [FaceResult],
+    /// The decoded input frame: the bag tool's report crops thumbnails and the
+    /// node its ROS4HRI `cropped` images from it.
+    pub rgb: &'s RgbImage,
     /// The input with boxes, labels and bars, when requested.
     pub annotated: Option<&'s RgbImage>,
     pub timings: FrameTimings,
@@ -75,8 +78,6 @@ pub struct StepOutput<'s> {
     /// `STATE_CLASSIFIER_FAILED`. The node publishes and counts it, the bag
     /// tool fails its run.
     pub classify_error: Option<&'s str>,
-    /// The decoded input (RGB): the ROS4HRI `cropped` images are cut from it.
-    pub image: &'s RgbImage,
     /// Ids of the tracks alive after this frame ([`crate::pipeline::FrameOutput::live_tracks`]).
     pub live_tracks: &'s [u64],
 }
@@ -207,11 +208,11 @@ impl FrameStep {
         Ok(StepOutput {
             msg: &self.msg,
             faces: &out.faces,
+            rgb: &self.rgb,
             annotated,
             timings,
             tracks_reset,
             classify_error: out.classify_error.as_deref(),
-            image: &self.rgb,
             live_tracks: &out.live_tracks,
         })
     }

@@ -63,6 +63,8 @@ fn options(input: &Path, output: &Path, overwrite: bool) -> Options {
         max_frames: None,
         max_pixels: lowres_fer::image_io::DEFAULT_MAX_PIXELS,
         progress: false,
+        // The page is one more file of the result: --overwrite must handle it.
+        report: true,
     }
 }
 

@@ -4,6 +4,7 @@
 //! `lowres_fer_bag` executable (docs/rosbag.md).
 
 pub mod cdr;
+pub mod html;
 pub mod msgs;
 pub mod offline;
 pub mod output_dir;

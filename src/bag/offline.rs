@@ -14,12 +14,13 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::Serialize;
 
+use super::html::HtmlReport;
 use super::msgs::{
     CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
 use super::output_dir;
 use super::reader::Bag;
-use super::report::{FacesPerFrame, Rows, Stat, TrackSummary};
+use super::report::{FacesPerFrame, Rows, Stat, Tracks};
 use super::truth::{GroundTruth, Metrics};
 use super::writer::BagWriter;
 use crate::config::PipelineConfig;
@@ -59,9 +60,11 @@ pub struct Options {
     /// Pixel budget per frame (the node's `input.max_pixels`).
     pub max_pixels: u64,
     pub progress: bool,
+    /// Also write OUT/report.html (see [`super::html`]).
+    pub report: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 struct Summary {
     format: &'static str,
     input: String,
@@ -79,7 +82,8 @@ struct Summary {
     throughput_fps: f64,
     wall_s: f64,
     output_topics: Vec<String>,
-    tracks: Vec<TrackSummary>,
+    /// Streamed from the sorted track rows (writes tracks.csv on the way).
+    tracks: Tracks,
     ground_truth: Option<Metrics>,
     config: PipelineConfig,
 }
@@ -274,6 +278,40 @@ fn bad_frame(
     bail!("{msg} (use --skip-bad-frames to skip such frames)");
 }
 
+/// OUT/report.html from the gathered page data and the summary's figures.
+fn write_html(h: &HtmlReport, dir: &std::path::Path, s: &Summary) -> Result<()> {
+    let fig = |k: &str, v: String| (k.to_string(), v);
+    let figures = vec![
+        fig("input", s.input.clone()),
+        fig("topic", format!("{} ({})", s.topic, s.msg_type)),
+        fig("storage", s.storage.to_string()),
+        fig(
+            "frames processed",
+            format!("{} of {}", s.frames_processed, s.messages_in_topic),
+        ),
+        fig("frames skipped (bad)", s.frames_skipped_bad.to_string()),
+        fig("faces", s.faces_total.to_string()),
+        fig(
+            "faces per frame",
+            format!("{:.2}", s.faces_per_frame.mean()),
+        ),
+        fig("throughput", format!("{:.1} frames/s", s.throughput_fps)),
+        fig("wall time", format!("{:.1} s", s.wall_s)),
+    ];
+    let timings: Vec<(String, f64, f64, f64)> = s
+        .timings_ms
+        .iter()
+        .map(|(k, st)| (k.to_string(), st.p50(), st.p95(), st.max()))
+        .collect();
+    h.write(
+        &dir.join("report.html"),
+        &s.input,
+        &figures,
+        &timings,
+        s.faces_per_frame.histogram(),
+    )
+}
+
 /// Evaluate the bag; on success the output directory exists and is complete.
 pub fn run(opts: &Options) -> Result<Report> {
     let bag = Bag::open(&opts.input)?;
@@ -359,7 +397,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         tx.send((h, t, data))
             .map_err(|_| anyhow!("the bag writer stopped"))
     };
-    let mut rows = Rows::default();
+    let mut rows = Rows::create(&tmp_path)?;
+    let mut html = opts.report.then(HtmlReport::new);
     let mut skipped = 0u64;
     let mut index = 0u64;
     let start = Instant::now();
@@ -435,8 +474,11 @@ pub fn run(opts: &Options) -> Result<Report> {
         if let Some(gt) = truth.as_mut() {
             gt.score(this, msg.header.stamp_ns(), out.faces);
         }
-        rows.push(this, m.log_time, &out);
-        progress.update(rows.frames.len() as u64 + skipped, false);
+        if let Some(h) = html.as_mut() {
+            h.push(this, msg.header.stamp_ns(), out.rgb, out.faces);
+        }
+        rows.push(this, m.log_time, &out)?;
+        progress.update(rows.frames() + skipped, false);
         Ok(ControlFlow::Continue(()))
     });
     // Close the channel and wait for the writer before looking at any result:
@@ -447,24 +489,26 @@ pub fn run(opts: &Options) -> Result<Report> {
         .map_err(|_| anyhow!("the bag writer thread panicked"))?;
     written?;
     processed?;
-    progress.update(rows.frames.len() as u64 + skipped, true);
-    if rows.frames.is_empty() {
+    progress.update(rows.frames() + skipped, true);
+    if rows.frames() == 0 {
         bail!(
             "no frame of {topic} could be processed ({} messages, {skipped} skipped)",
             total
         );
     }
     let wall_s = start.elapsed().as_secs_f64();
-    let fps = rows.frames.len() as f64 / wall_s.max(1e-9);
+    let fps = rows.frames() as f64 / wall_s.max(1e-9);
 
     // ---- summary ----
-    let n = rows.frames.len() as u64;
+    let n = rows.frames();
     let faces_per_frame = rows.faces_per_frame();
     let faces_total = rows.faces_total();
     let metrics = match truth {
         Some(gt) => Some(gt.finish()?),
         None => None,
     };
+    let timings_ms = rows.timings_ms();
+    let tracks = rows.finish(&tmp_path)?;
     let summary = Summary {
         format: "lowres_fer.bag_summary.v1",
         input: opts.input.display().to_string(),
@@ -476,17 +520,30 @@ pub fn run(opts: &Options) -> Result<Report> {
         frames_skipped_bad: skipped,
         faces_total,
         faces_per_frame,
-        timings_ms: rows.timings_ms(),
+        timings_ms,
         throughput_fps: if zero { 0.0 } else { fps },
         wall_s: if zero { 0.0 } else { wall_s },
         output_topics,
-        tracks: rows.track_summaries(),
+        tracks,
         ground_truth: metrics,
         config: step.pipeline().config().clone(),
     };
-    let json = serde_json::to_string_pretty(&summary)?;
-    std::fs::write(tmp_path.join("summary.json"), json + "\n")?;
-    rows.write_csv(&tmp_path)?;
+    // Streamed: the track summaries are made while it is written.
+    let summary_path = tmp_path.join("summary.json");
+    let file = std::fs::File::create(&summary_path)
+        .with_context(|| format!("cannot create {}", summary_path.display()))?;
+    let mut json = std::io::BufWriter::new(file);
+    let written: Result<()> = (|| {
+        serde_json::to_writer_pretty(&mut json, &summary)?;
+        json.write_all(b"\n")?;
+        Ok(json.flush()?)
+    })();
+    written.with_context(|| format!("cannot write {}", summary_path.display()))?;
+    drop(json);
+    if let Some(h) = &html {
+        write_html(h, &tmp_path, &summary)?;
+    }
+    summary.tracks.finish()?;
 
     // ---- commit: replace the destination atomically ----
     output_dir::write_marker(&tmp_path)?;

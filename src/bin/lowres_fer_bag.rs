@@ -56,8 +56,14 @@ OPTIONS
       --skip-bad-frames     skip frames that fail to decode (counted) instead of failing
       --max-frames N        stop after N frames
       --max-pixels N        pixel budget per frame, checked from the header before
-                            decoding (default 16777216 = 4096x4096, the node's
-                            input.max_pixels); a larger frame is a bad frame
+                            decoding (default: input.max_pixels of --params-file,
+                            else 16777216 = 4096x4096, the node's default); a larger
+                            frame is a bad frame
+      --report              also write OUT/report.html: one self-contained page (no
+                            external URL) with the summary figures, per-track emotion
+                            timelines (stacked probabilities over time), face size over
+                            time and face thumbnails; bounded: 120 time bins per track,
+                            the 12 longest of at most 64 followed tracks, 24 thumbnails
       --quiet               no progress line on stderr
   Pipeline (defaults = the node's defaults, config/default.yaml):
       --params-file FILE    a node parameter file (ros__parameters: detector.*, classifier.*,
@@ -96,9 +102,9 @@ fn parse_enum<T: serde::de::DeserializeOwned>(flag: &str, v: &str) -> Result<T, 
         .map_err(|_| UsageError(format!("{flag}: invalid value '{v}'")))
 }
 
-/// Pipeline settings from a node parameter file, read and checked exactly as
-/// the node reads its parameters (unknown names: a warning, then ignored).
-fn params_file(path: &Path) -> Result<PipelineConfig> {
+/// Settings from a node parameter file, read and checked exactly as the node
+/// reads its parameters (unknown names: a warning, then ignored).
+fn params_file(path: &Path) -> Result<Settings> {
     let given = params::read_params_file(path)?;
     for unknown in params::unknown_names(&given) {
         eprintln!(
@@ -106,8 +112,7 @@ fn params_file(path: &Path) -> Result<PipelineConfig> {
             path.display()
         );
     }
-    let settings = Settings::read(&given).with_context(|| format!("{}", path.display()))?;
-    Ok(settings.pipeline)
+    Settings::read(&given).with_context(|| format!("{}", path.display()))
 }
 
 enum Command {
@@ -139,7 +144,10 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
         max_frames: None,
         max_pixels: lowres_fer::image_io::DEFAULT_MAX_PIXELS,
         progress: true,
+        report: false,
     };
+    // --max-pixels, when given, wins over the params file's input.max_pixels.
+    let mut max_pixels_flag: Option<u64> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
@@ -182,15 +190,17 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
             "--max-pixels" => {
                 let v = value(&mut args, &a)?;
                 let max = lowres_fer::image_io::MAX_PIXELS_LIMIT;
-                o.max_pixels = v
+                max_pixels_flag = v
                     .parse()
                     .ok()
                     .filter(|n| (1..=max).contains(n))
                     .ok_or_else(|| {
                         UsageError(format!("--max-pixels: '{v}' is not a count in [1, {max}]"))
-                    })?;
+                    })
+                    .map(Some)?;
             }
             "--quiet" => o.progress = false,
+            "--report" => o.report = true,
             "--params-file" => cfg_file = Some(value(&mut args, &a)?.into()),
             "--models-dir" => {
                 let v = PathBuf::from(value(&mut args, &a)?);
@@ -242,7 +252,13 @@ fn parse(argv: Vec<String>) -> Result<Command, UsageError> {
     o.input = input;
     o.output = output.ok_or_else(|| UsageError("missing --output OUT".into()))?;
     if let Some(f) = cfg_file {
-        o.pipeline = params_file(&f).map_err(|e| UsageError(format!("{e:#}")))?;
+        let settings = params_file(&f).map_err(|e| UsageError(format!("{e:#}")))?;
+        o.pipeline = settings.pipeline;
+        // The node's input.max_pixels applies to the bag tool too (issue 11).
+        o.max_pixels = settings.max_pixels;
+    }
+    if let Some(m) = max_pixels_flag {
+        o.max_pixels = m;
     }
     for e in &edits {
         e(&mut o.pipeline);

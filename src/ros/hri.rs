@@ -136,7 +136,7 @@ impl CameraHri {
                 .collect(),
         };
         failed += self.tracked.publish(&ids).is_err() as u64;
-        let (w, h) = done.image.dimensions();
+        let (w, h) = done.rgb.dimensions();
         for f in done.faces {
             let Some(p) = self.faces.get(&f.track_id) else {
                 continue;
@@ -147,7 +147,7 @@ impl CameraHri {
                 header,
                 w,
                 h,
-                done.image,
+                done.rgb,
                 self.cropped_size,
                 &mut self.crop,
             );

@@ -607,3 +607,31 @@ def test_node_parameter_file_and_flags_configure_the_pipeline(run_tool, bags, tm
     assert r.returncode == 0, r.stderr
     assert "ignoring unknown parameter 'detector.tilling'" in r.stderr, r.stderr
     assert "use_sim_time" not in r.stderr, r.stderr
+
+
+def test_params_file_max_pixels_applies_and_the_flag_wins(run_tool, bags, tmp_path):
+    """input.max_pixels of --params-file is the tool's pixel budget (it used to
+    be ignored: only --max-pixels worked); --max-pixels overrides it."""
+    bag = bags["mcap_raw"][0]
+    params = tmp_path / "p.yaml"
+    # 640x360 = 230400 pixels: one less is over budget.
+    params.write_text("/**:\n  ros__parameters:\n    input:\n      max_pixels: 230399\n")
+    r = run_tool(bag, "-o", tmp_path / "small", "--params-file", params, "--max-frames", "2")
+    assert r.returncode == 1, r.stderr
+    assert "input.max_pixels = 230399" in r.stderr, r.stderr
+    assert not (tmp_path / "small").exists()
+    # The flag, before or after the file, wins.
+    for i, args in enumerate(
+        [
+            ["--params-file", params, "--max-pixels", "230400"],
+            ["--max-pixels", "230400", "--params-file", params],
+        ]
+    ):
+        out = tmp_path / f"ok{i}"
+        r = run_tool(bag, "-o", out, *args, "--max-frames", "2", "--annotated", "none")
+        assert r.returncode == 0, r.stderr
+    # Exactly the budget from the file is accepted.
+    params.write_text("/**:\n  ros__parameters:\n    input:\n      max_pixels: 230400\n")
+    r = run_tool(bag, "-o", tmp_path / "exact", "--params-file", params,
+                 "--max-frames", "2", "--annotated", "none")
+    assert r.returncode == 0, r.stderr
