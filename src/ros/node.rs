@@ -394,7 +394,7 @@ struct DropInStats {
 
 impl DropInEvents for DropInStats {
     fn received(&self) {
-        lock(&self.shared.stats).on_received();
+        lock(&self.shared.stats).on_received(None);
     }
 
     fn dropped(&self) {
@@ -525,7 +525,7 @@ fn start_camera(
                 Payload::Compressed(m) => &m.header.stamp,
             };
             let stamp_ns = stamp.sec as i64 * 1_000_000_000 + stamp.nanosec as i64;
-            lock(&shared.stats).on_received(stamp_ns);
+            lock(&shared.stats).on_received(Some(stamp_ns));
             let frame = Frame {
                 payload,
                 received: Instant::now(),

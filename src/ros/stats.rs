@@ -52,11 +52,14 @@ pub struct Summary {
 }
 
 impl Stats {
-    /// A frame arrived, with its header stamp (ns).
-    pub fn on_received(&mut self, stamp_ns: i64) {
+    /// A frame arrived, with its header stamp (ns) when it comes from one
+    /// camera stream (drop-in mode's per-face crops interleave faces: no stamp).
+    pub fn on_received(&mut self, stamp_ns: Option<i64>) {
         self.received += 1;
         self.window.received += 1;
-        self.gaps.on_stamp(stamp_ns);
+        if let Some(stamp) = stamp_ns {
+            self.gaps.on_stamp(stamp);
+        }
     }
 
     pub fn on_dropped(&mut self) {
@@ -264,7 +267,7 @@ mod tests {
     fn window_rates_and_means() {
         let mut s = Stats::default();
         for i in 0..10 {
-            s.on_received(i * 100_000_000);
+            s.on_received(Some(i * 100_000_000));
         }
         s.on_dropped();
         let t = StageTimings {
