@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Throughput of the offline bag tool on the Hamilton clip (275 frames, 640x360),
-# ONNX Runtime on 1 thread:  scripts/bag_bench.sh [--storage mcap|sqlite3] [TOOL OPTIONS...]
+# ONNX Runtime on 1 thread unless TOOL OPTIONS say --threads N:
+#   scripts/bag_bench.sh [--storage mcap|sqlite3] [TOOL OPTIONS...]
 # Builds the input bag once (cached under $LOWRES_FER_CACHE/bag_bench), runs
 # lowres_fer_bag over every frame with the default output (emotions + raw
 # annotated images) and prints frames/s end to end (bag read + decode +
@@ -22,12 +23,14 @@ cargo build --release --bin lowres_fer_bag >&2
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 TOOL="${CARGO_TARGET_DIR:-$ROOT/target}/release/lowres_fer_bag"
+THREADS=1
+for ((i = 1; i <= $#; i++)); do [ "${!i}" = --threads ] && { j=$((i + 1)); THREADS="${!j}"; }; done
 "$ROOT/scripts/env.sh" "$TOOL" "$BAG" -o "$WORK/eval" --threads 1 --quiet "$@"
-python3 - "$WORK/eval/summary.json" "$STORAGE" <<'PY'
+python3 - "$WORK/eval/summary.json" "$STORAGE" "$THREADS" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 t = s["timings_ms"]
-print(f"bag_bench: {s['frames_processed']} frames {s['topic']} ({sys.argv[2]}, 640x360), 1 thread")
+print(f"bag_bench: {s['frames_processed']} frames {s['topic']} ({sys.argv[2]}, 640x360), {sys.argv[3]} thread(s)")
 print(f"  end to end : {s['throughput_fps']:.1f} frames/s ({s['wall_s']:.2f} s)")
 print(f"  pipeline   : {1000 / t['processing']['mean']:.1f} frames/s "
       f"(mean ms: decode {t['decode']['mean']:.2f}, detect {t['detect']['mean']:.2f}, "
