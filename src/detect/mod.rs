@@ -8,6 +8,8 @@
 //! per-frame path only allocates inside ONNX Runtime and for the returned `Vec`.
 
 pub mod anchors;
+#[cfg(feature = "lab")]
+pub mod bench;
 pub mod decode;
 #[cfg(feature = "lab")]
 pub mod eval;
