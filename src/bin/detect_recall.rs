@@ -57,6 +57,20 @@ fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
             tiling: TilingMode::All,
             ..base
         },
+        p if p.starts_with("pyramid") => {
+            // pyramid<N>: N regions per frame; pyramid_all: every region.
+            let n = match &p["pyramid".len()..] {
+                "_all" => 64,
+                n => n
+                    .parse()
+                    .with_context(|| format!("mode {p}: pyramid<N> or pyramid_all"))?,
+            };
+            DetectorConfig {
+                tiling: TilingMode::Pyramid,
+                tiles_per_frame: n,
+                ..base
+            }
+        }
         other => anyhow::bail!("unknown mode {other}"),
     })
 }
@@ -146,6 +160,7 @@ fn main() -> anyhow::Result<()> {
     let mut sizes: Vec<(u32, u32)> = bench::FRAME_SIZES.to_vec();
     let mut draw_dir: Option<PathBuf> = None;
     let mut dump = false;
+    let mut list_fp = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
@@ -167,6 +182,7 @@ fn main() -> anyhow::Result<()> {
             }
             "--draw" => draw_dir = Some(PathBuf::from(val()?)),
             "--dump-labels" => dump = true,
+            "--list-fp" => list_fp = true,
             "-h" | "--help" => {
                 println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels]");
                 return Ok(());
@@ -223,8 +239,38 @@ fn main() -> anyhow::Result<()> {
             let cfg = mode(m)?;
             let mut make = || FaceDetector::new(&store, &cfg);
             let one = bench::run_stills(&mut make, &stills, 1)?;
+            if list_fp {
+                let mut found = Vec::new();
+                for (s, dets) in stills.iter().zip(&one.last) {
+                    for d in dets {
+                        if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
+                            let near = s.faces.iter().map(|f| f.iou(&d.bbox)).fold(0.0, f32::max);
+                            println!(
+                                "  FP {m} {}: {:.0} {:.0} {:.0}x{:.0} score {:.2}, best IoU with a face {:.2}",
+                                s.name, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, near
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(dir) = &draw_dir {
+                // Detections of the first frame: red where they are false
+                // positives, blue where they match a face or an ignored box.
+                let mut found = Vec::new();
+                for (s, dets) in stills.iter().zip(&one.last) {
+                    let mut c = s.image.clone();
+                    draw(&mut c, &s.faces, [0, 255, 0]);
+                    draw(&mut c, &s.ignore, [255, 255, 0]);
+                    for d in dets {
+                        let fp = bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0;
+                        let colour = if fp { [255, 0, 0] } else { [0, 0, 255] };
+                        draw(&mut c, &[d.bbox], colour);
+                    }
+                    c.save(dir.join(format!("{m}_{}.png", s.name)))?;
+                }
+            }
             println!("{}", row(&format!("{m}, still 1 frame"), &one.first, &one));
-            if cfg.tiling == TilingMode::Rotating {
+            if matches!(cfg.tiling, TilingMode::Rotating | TilingMode::Pyramid) {
                 let r = bench::run_stills(&mut make, &stills, frames)?;
                 println!(
                     "{}",

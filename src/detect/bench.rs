@@ -426,6 +426,8 @@ pub struct BenchResult {
     pub runs: usize,
     /// Largest single-frame detect time (ms).
     pub max_ms: f64,
+    /// Detections of the last frame of each still scene (for drawing).
+    pub last: Vec<Vec<Detection>>,
 }
 
 impl BenchResult {
@@ -471,6 +473,7 @@ pub fn run_stills(
         let mut det = make()?;
         let mut memory = eval::HintMemory::default();
         let mut ever = vec![false; s.faces.len()];
+        let mut last = Vec::new();
         for f in 0..frames.max(1) {
             let dets = timed_detect(&mut det, &s.image, memory.hints(), &mut r)?;
             memory.update(&dets, eval::KEEP_FRAMES);
@@ -483,10 +486,12 @@ pub fn run_stills(
                     r.first.count(b.h, x);
                 }
             }
+            last = dets;
         }
         for (b, &x) in s.faces.iter().zip(&ever) {
             r.within.count(b.h, x);
         }
+        r.last.push(last);
     }
     Ok(r)
 }
