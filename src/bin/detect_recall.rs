@@ -151,6 +151,51 @@ fn dump_labels(store: &ModelStore, shared: &Path, draw_dir: Option<&Path>) -> an
     Ok(())
 }
 
+/// `--timing`: the modes interleaved frame by frame on the same VGA and 720p
+/// mosaics (faces ~22 px, detections fed back as hints), so that load from other
+/// processes hits every mode alike; prints median and p90 ms per frame.
+fn time_modes(
+    store: &ModelStore,
+    sources: &[lowres_fer::detect::eval::LabelledImage],
+    modes: &[String],
+) -> anyhow::Result<()> {
+    const FRAMES: usize = 60;
+    for size in bench::FRAME_SIZES {
+        let scene = bench::mosaic(sources, size, 22.0, 4);
+        let mut dets = Vec::new();
+        for m in modes {
+            dets.push((
+                FaceDetector::new(store, &mode(m)?)?,
+                lowres_fer::detect::eval::HintMemory::default(),
+                Vec::with_capacity(FRAMES),
+            ));
+        }
+        for _ in 0..FRAMES {
+            for (det, memory, times) in dets.iter_mut() {
+                let t = std::time::Instant::now();
+                let found = det.detect(&scene.image, memory.hints())?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                memory.update(&found, lowres_fer::detect::eval::KEEP_FRAMES);
+            }
+        }
+        println!(
+            "{}x{} ({} faces), {FRAMES} frames interleaved:",
+            size.0,
+            size.1,
+            scene.faces.len()
+        );
+        for (m, (_, _, times)) in modes.iter().zip(dets.iter_mut()) {
+            times.sort_by(f64::total_cmp);
+            println!(
+                "  {m:<12} median {:.1} ms, p90 {:.1} ms",
+                times[FRAMES / 2],
+                times[FRAMES * 9 / 10]
+            );
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let mut shared = lowres_fer::detect::eval::default_shared_dir();
     let mut models = PathBuf::from("models");
@@ -161,6 +206,7 @@ fn main() -> anyhow::Result<()> {
     let mut draw_dir: Option<PathBuf> = None;
     let mut dump = false;
     let mut list_fp = false;
+    let mut timing = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
@@ -183,6 +229,7 @@ fn main() -> anyhow::Result<()> {
             "--draw" => draw_dir = Some(PathBuf::from(val()?)),
             "--dump-labels" => dump = true,
             "--list-fp" => list_fp = true,
+            "--timing" => timing = true,
             "-h" | "--help" => {
                 println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels]");
                 return Ok(());
@@ -196,6 +243,9 @@ fn main() -> anyhow::Result<()> {
         return dump_labels(&store, &shared, draw_dir.as_deref());
     }
     let sources = bench::load_sources(&shared)?;
+    if timing {
+        return time_modes(&store, &sources, &modes);
+    }
     println!(
         "sources: {} photos, {} labelled faces; match IoU >= {}; detector threads = 1",
         sources.len(),

@@ -2,10 +2,12 @@
 //! ONNX Runtime, plus native-resolution tiles for small, distant faces.
 //!
 //! Per frame: letterbox the whole frame into the model, decode the 896 anchors,
-//! then run the tiles chosen by [`tiling::TilePlanner`] (none, a rotating few plus
-//! tiles around tracked small faces, or all), and merge everything with weighted
-//! NMS. Input buffers, anchors and scratch vectors live in the struct, so the
-//! per-frame path only allocates inside ONNX Runtime and for the returned `Vec`.
+//! then run the regions chosen by [`tiling::PyramidPlanner`] (the default: a scale
+//! pyramid swept most-overdue-first) or [`tiling::TilePlanner`] (none, a rotating
+//! few native tiles plus regions around tracked small faces, or all), and merge
+//! everything with weighted NMS. Input buffers, anchors and scratch vectors live
+//! in the struct, so the per-frame path only allocates inside ONNX Runtime and
+//! for the returned `Vec`.
 
 pub mod anchors;
 #[cfg(feature = "lab")]
