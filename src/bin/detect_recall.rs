@@ -15,6 +15,9 @@
 //! `--dump-labels` prints the all-tiles detections of the photos that have no
 //! boxes in the shared data, as `file x y w h` lines: the starting point of
 //! `tests/data/scene_faces.txt`, which was then checked by drawing (`--draw`).
+//! `--list-fp` lists each mode's false positives on the stills; `--timing`
+//! times the modes interleaved frame by frame; `--gate` counts the detections
+//! the classifier's quality gate would pass.
 
 use std::path::{Path, PathBuf};
 
@@ -196,6 +199,74 @@ fn time_modes(
     Ok(())
 }
 
+/// `--gate`: which detections of the still mosaics (each mode, `frames` frames
+/// per still, >= 8 px as `classifier.min_face_px`) the classifier's quality gate
+/// would pass, for matched faces and for false positives, under the current rule
+/// and lower score floors with the keypoint test.
+fn gate_table(
+    store: &ModelStore,
+    sources: &[lowres_fer::detect::eval::LabelledImage],
+    modes: &[String],
+    frames: usize,
+) -> anyhow::Result<()> {
+    use lowres_fer::gate::plausible_face;
+    type Rule = (&'static str, fn(&Detection) -> bool);
+    let rules: [Rule; 5] = [
+        ("score >= 0.8 || (>= 0.66 && plausible) [current]", |d| {
+            d.score >= 0.8 || (d.score >= 0.66 && plausible_face(d))
+        }),
+        ("score >= 0.8 || (>= 0.6 && plausible)", |d| {
+            d.score >= 0.8 || (d.score >= 0.6 && plausible_face(d))
+        }),
+        ("score >= 0.8 || (>= 0.5 && plausible)", |d| {
+            d.score >= 0.8 || (d.score >= 0.5 && plausible_face(d))
+        }),
+        ("plausible alone", plausible_face),
+        ("score >= 0.66 alone", |d| d.score >= 0.66),
+    ];
+    for m in modes {
+        let cfg = mode(m)?;
+        for &size in &bench::FRAME_SIZES {
+            let stills = bench::still_scenes(sources, &[size]);
+            let (mut real, mut fp): (Vec<Detection>, Vec<Detection>) = (Vec::new(), Vec::new());
+            let mut found = Vec::new();
+            for s in &stills {
+                let mut det = FaceDetector::new(store, &cfg)?;
+                let mut memory = lowres_fer::detect::eval::HintMemory::default();
+                for _ in 0..frames.max(1) {
+                    let dets = det.detect(&s.image, memory.hints())?;
+                    memory.update(&dets, lowres_fer::detect::eval::KEEP_FRAMES);
+                    for d in dets.iter().filter(|d| d.bbox.w.max(d.bbox.h) >= 8.0) {
+                        if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
+                            fp.push(*d);
+                        } else if found.iter().any(|&f| f) {
+                            real.push(*d);
+                        }
+                    }
+                }
+            }
+            println!(
+                "{m}, {}x{}: {} detections of labelled faces, {} false positives (all frames)",
+                size.0,
+                size.1,
+                real.len(),
+                fp.len()
+            );
+            for (name, rule) in &rules {
+                let r = real.iter().filter(|d| rule(d)).count();
+                let f = fp.iter().filter(|d| rule(d)).count();
+                println!(
+                    "  {name:<48} faces kept {:.2} ({r}/{}), false positives kept {f}/{}",
+                    r as f64 / real.len().max(1) as f64,
+                    real.len(),
+                    fp.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let mut shared = lowres_fer::detect::eval::default_shared_dir();
     let mut models = PathBuf::from("models");
@@ -207,6 +278,7 @@ fn main() -> anyhow::Result<()> {
     let mut dump = false;
     let mut list_fp = false;
     let mut timing = false;
+    let mut gate = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().with_context(|| format!("{a} needs a value"));
@@ -230,8 +302,9 @@ fn main() -> anyhow::Result<()> {
             "--dump-labels" => dump = true,
             "--list-fp" => list_fp = true,
             "--timing" => timing = true,
+            "--gate" => gate = true,
             "-h" | "--help" => {
-                println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels]");
+                println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels] [--list-fp] [--timing] [--gate]");
                 return Ok(());
             }
             other => anyhow::bail!("unknown argument {other}"),
@@ -245,6 +318,9 @@ fn main() -> anyhow::Result<()> {
     let sources = bench::load_sources(&shared)?;
     if timing {
         return time_modes(&store, &sources, &modes);
+    }
+    if gate {
+        return gate_table(&store, &sources, &modes, frames);
     }
     println!(
         "sources: {} photos, {} labelled faces; match IoU >= {}; detector threads = 1",
