@@ -235,6 +235,10 @@ pub const OVERLAP_SAFETY: f32 = 1.25;
 /// the budget.
 pub const HINT_PERIOD: f32 = 4.0;
 
+/// A region that holds tracked faces refreshed by another region is due after
+/// this fraction of a sweep.
+pub const NEAR_PERIOD_FRACTION: f32 = 0.5;
+
 /// Scales (source px per model px) of the pyramid levels below the full frame:
 /// 1 (native), then geometric steps of at most [`LEVEL_RATIO`] up to, but not
 /// including, `full_scale`. VGA (2.5): 1, 1.58. 720p (5): 1, 1.71, 2.92.
@@ -420,7 +424,15 @@ impl PyramidPlanner {
         self.order.clear();
         for (i, r) in self.regions.iter_mut().enumerate() {
             r.stale += 1.0;
-            let period = if self.holds[i] { hint_period } else { n as f32 };
+            let period = if self.holds[i] {
+                hint_period
+            } else if self.counts[i] > 0 {
+                // Holds tracked faces another region refreshes: faces come in
+                // groups, so new ones are likelier here than in an empty region.
+                (n as f32 * NEAR_PERIOD_FRACTION).max(hint_period)
+            } else {
+                n as f32
+            };
             self.order.push((r.stale / period, i));
         }
         // Most overdue first; among equals the longest unvisited, then index.
