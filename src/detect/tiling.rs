@@ -664,6 +664,53 @@ mod tests {
     }
 
     #[test]
+    fn pyramid_visits_regions_near_tracked_faces_more_often() {
+        let mut p = PyramidPlanner::default();
+        let mut out = Vec::new();
+        let face = BBox {
+            x: 300.0,
+            y: 200.0,
+            w: 20.0,
+            h: 20.0,
+        };
+        p.plan(HD, 5.0, &[face], 1, &mut out);
+        let n = p.len();
+        let mut visits: Vec<(InputMapping, usize)> = Vec::new();
+        for _ in 0..2 * n {
+            p.plan(HD, 5.0, &[face], 1, &mut out);
+            match visits.iter_mut().find(|v| v.0 == out[0]) {
+                Some(v) => v.1 += 1,
+                None => visits.push((out[0], 1)),
+            }
+        }
+        // The sweep did not stall: every region ran within two sweeps.
+        assert_eq!(visits.len(), n);
+        let contains = |m: &InputMapping| {
+            m.scale == 1.0
+                && face.x >= m.origin_x + 8.0
+                && face.x + face.w <= m.origin_x + 248.0
+                && face.y >= m.origin_y + 8.0
+                && face.y + face.h <= m.origin_y + 248.0
+        };
+        let near: Vec<usize> = visits
+            .iter()
+            .filter(|v| contains(&v.0))
+            .map(|v| v.1)
+            .collect();
+        let empty_max = visits
+            .iter()
+            .filter(|v| !contains(&v.0))
+            .map(|v| v.1)
+            .max()
+            .unwrap_or(0);
+        assert!(near.len() >= 2, "{near:?}");
+        // The holder every 4 frames, the other tiles with the face every half
+        // sweep, the rest about once per sweep.
+        assert!(near.iter().all(|&k| k >= 3), "{near:?}");
+        assert!(empty_max <= 3, "{empty_max}");
+    }
+
+    #[test]
     fn only_cuts_at_interior_edges_are_rejected() {
         let b = |x: f32, y: f32| BBox {
             x,
