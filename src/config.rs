@@ -32,6 +32,11 @@ pub enum TilingMode {
     Rotating,
     /// Full frame plus every tile on every frame (slow; for offline evaluation).
     All,
+    /// Full frame every frame, plus regions of a scale pyramid (native tiles and
+    /// coarser levels between native and the full frame), `tiles_per_frame` of
+    /// them per frame, chosen so the whole frame is covered at every level within
+    /// one sweep and regions holding tracked small faces are revisited sooner.
+    Pyramid,
 }
 
 /// How each face is assigned to a classifier (seed paper 001).
@@ -90,9 +95,11 @@ pub struct DetectorConfig {
     /// IoU above which detections are merged by weighted NMS, [0, 1].
     pub nms_iou: f32,
     pub tiling: TilingMode,
-    /// Model runs per frame on top of the full frame in `rotating` mode, >= 0:
-    /// shared between the rotating sweep and regions around tracked small faces
-    /// (with 1, they alternate frames). 0 disables tiles. See docs/detection.md.
+    /// Model runs per frame on top of the full frame in `pyramid` and `rotating`
+    /// modes, >= 0. `pyramid`: the most overdue regions of the sweep (regions
+    /// holding tracked small faces are due sooner). `rotating`: shared between
+    /// the sweep and regions around tracked small faces (with 1, they alternate
+    /// frames). 0 disables tiles. See docs/detection.md.
     pub tiles_per_frame: u32,
     /// Threads for the detector session, >= 1.
     pub threads: u32,

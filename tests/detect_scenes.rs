@@ -56,9 +56,21 @@ fn full_frame_finds_dlib_faces_without_false_positives() {
 
 #[test]
 fn rotating_tiles_keep_dlib_clean() {
-    let mut det = detector(DetectorConfig::default());
-    assert_eq!(det.config().tiling, TilingMode::Rotating);
+    let mut det = detector(DetectorConfig {
+        tiling: TilingMode::Rotating,
+        ..Default::default()
+    });
     // 500x375 frames have 6 tiles: two sweeps.
+    let s = dlib_stats(&mut det, 14);
+    assert!(s.found >= 42, "{s:?}");
+    assert_eq!(s.false_positives, 0, "{s:?}");
+}
+
+#[test]
+fn default_pyramid_keeps_dlib_clean() {
+    let mut det = detector(DetectorConfig::default());
+    assert_eq!(det.config().tiling, TilingMode::Pyramid);
+    // 500x375 (scale 1.95): 6 native tiles + 1 region at 1.4: two sweeps.
     let s = dlib_stats(&mut det, 14);
     assert!(s.found >= 42, "{s:?}");
     assert_eq!(s.false_positives, 0, "{s:?}");
@@ -111,7 +123,10 @@ fn rotating_tiles_find_12_to_20_px_faces_at_twice_the_full_frame_cost() {
         "full frame alone"
     );
 
-    let mut det = detector(DetectorConfig::default());
+    let mut det = detector(DetectorConfig {
+        tiling: TilingMode::Rotating,
+        ..Default::default()
+    });
     // 28 grid tiles at a budget of 1 tile per frame: one sweep takes 28 frames,
     // or up to 56 once tracked faces take every other frame's tile. Found faces
     // are then kept by the regions around tracked faces.
@@ -124,5 +139,23 @@ fn rotating_tiles_find_12_to_20_px_faces_at_twice_the_full_frame_cost() {
     assert_eq!(held.false_positives, 0, "{held:?}");
     assert_eq!(r.false_positives, 0);
     // Cost: the full frame plus one 256x256 model run per frame.
+    assert!(r.runs_per_frame <= 2.0, "{}", r.runs_per_frame);
+}
+
+#[test]
+fn default_pyramid_finds_12_to_20_px_faces_within_one_sweep() {
+    let (canvas, truth) = eval::small_face_canvas(&shared()).expect("canvas");
+    let mut det = detector(DetectorConfig::default());
+    // 720p: 24 native tiles + 8 regions at 1.71 + 2 at 2.92 = 34 regions, one
+    // per frame; the faces are found in their native tiles within the sweep
+    // and kept by revisiting the tiles that hold them.
+    let r = eval::replay_still(&mut det, &canvas, &truth, 60).expect("detect");
+    let found: Vec<usize> = r.first_found.iter().flatten().copied().collect();
+    assert_eq!(found.len(), truth.len(), "{:?}", r.first_found);
+    assert!(found.iter().all(|&f| f <= 35), "{:?}", r.first_found);
+    let held = eval::match_detections(&truth, &r.held);
+    assert_eq!(held.found, truth.len(), "{held:?}");
+    assert_eq!(held.false_positives, 0, "{held:?}");
+    assert_eq!(r.false_positives, 0);
     assert!(r.runs_per_frame <= 2.0, "{}", r.runs_per_frame);
 }

@@ -3,7 +3,8 @@
 //! `cargo run --release --bin detect_bench -- [--shared DIR] [--models-dir DIR] [--draw DIR]
 //!  [--negatives DIR]`
 //!
-//! For each mode (front, back, back + rotating tiles, back + all tiles) it prints
+//! For each mode (front, back, back + rotating tiles, back + pyramid regions,
+//! back + all tiles) it prints
 //! recall / false positives on the 43 labelled dlib faces, detections on the
 //! Solvay 1927 photo (29 faces), the smallest face found and ms per frame on one
 //! thread; then the cost of the full-frame pass on VGA and 720p frames and how
@@ -47,6 +48,15 @@ fn sweep(img: &RgbImage) -> usize {
         }
     };
     (n(img.width()) * n(img.height())) as usize * 2 + 4
+}
+
+/// Two sweeps of the pyramid's regions at one region per frame, plus a few.
+fn sweep_pyramid(img: &RgbImage) -> usize {
+    let mut p = lowres_fer::detect::tiling::PyramidPlanner::default();
+    let long = img.width().max(img.height()) as f32;
+    let mut out = Vec::new();
+    p.plan(img.dimensions(), long / 256.0, &[], 1, &mut out);
+    p.len().max(1) * 2 + 4
 }
 
 fn draw(img: &mut RgbImage, dets: &[Detection], colour: [u8; 3]) {
@@ -165,6 +175,23 @@ fn main() -> anyhow::Result<()> {
             frames: sweep,
         },
         Mode {
+            name: "back+pyramid",
+            cfg: DetectorConfig {
+                tiling: TilingMode::Pyramid,
+                ..base.clone()
+            },
+            frames: sweep_pyramid,
+        },
+        Mode {
+            name: "back+pyramid3",
+            cfg: DetectorConfig {
+                tiling: TilingMode::Pyramid,
+                tiles_per_frame: 3,
+                ..base.clone()
+            },
+            frames: sweep_pyramid,
+        },
+        Mode {
             name: "back+all",
             cfg: DetectorConfig {
                 tiling: TilingMode::All,
@@ -265,6 +292,7 @@ fn main() -> anyhow::Result<()> {
     for (name, tiling, frames) in [
         ("back", TilingMode::Off, 1usize),
         ("back+rotating", TilingMode::Rotating, 60),
+        ("back+pyramid", TilingMode::Pyramid, 60),
         ("back+all", TilingMode::All, 1),
     ] {
         let cfg = DetectorConfig {

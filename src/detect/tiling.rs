@@ -216,6 +216,239 @@ impl TilePlanner {
     }
 }
 
+/// Largest ratio between the scales of neighbouring pyramid levels (the full
+/// frame is the coarsest level). With 2, a face too small for one level is at
+/// least [`MIN_RELIABLE_MODEL_PX`] / 2 model px at the next finer one.
+pub const LEVEL_RATIO: f32 = 2.0;
+/// Faces below this many model px are missed or badly placed often enough
+/// that the next finer level must see them (full frame: docs/detection.md).
+pub const MIN_RELIABLE_MODEL_PX: f32 = 16.0;
+/// Smallest detection (model px) a coarser-than-native pyramid region reports.
+pub const MIN_REGION_MODEL_PX: f32 = 12.0;
+/// Regions of one level overlap by the largest face that level is responsible
+/// for (the smallest reliable face of the next coarser level) times this, so
+/// every such face lies whole in some region.
+pub const OVERLAP_SAFETY: f32 = 1.25;
+/// A region holding a tracked face that only tiles see is revisited at least
+/// every this many frames (the tracker drops a face after `max_missed` = 10
+/// frames without a detection), as long as such regions take at most half of
+/// the budget.
+pub const HINT_PERIOD: f32 = 4.0;
+
+/// A region that holds tracked faces refreshed by another region is due after
+/// this fraction of a sweep.
+pub const NEAR_PERIOD_FRACTION: f32 = 0.5;
+
+/// Scales (source px per model px) of the pyramid levels below the full frame:
+/// 1 (native), then geometric steps of at most [`LEVEL_RATIO`] up to, but not
+/// including, `full_scale`. VGA (2.5): 1, 1.58. 720p (5): 1, 1.71, 2.92.
+pub fn pyramid_levels(full_scale: f32, out: &mut Vec<f32>) {
+    out.clear();
+    // NaN (a degenerate frame) gets no levels either.
+    if full_scale.is_nan() || full_scale < MIN_SCALE_FOR_TILES {
+        return;
+    }
+    let steps = (full_scale.ln() / LEVEL_RATIO.ln()).ceil().max(1.0) as i32;
+    let ratio = full_scale.powf(1.0 / steps as f32);
+    out.extend((0..steps).map(|i| ratio.powi(i)));
+}
+
+/// Origins of regions of `side` px overlapping by at least `overlap` px along
+/// an axis of `len` px, evenly spread (one centred region when it covers all).
+fn level_positions(len: f32, side: f32, overlap: f32, out: &mut Vec<f32>) {
+    out.clear();
+    if len <= side {
+        out.push(((len - side) * 0.5).round());
+        return;
+    }
+    let stride = (side - overlap).max(1.0);
+    let n = ((len - side) / stride).ceil() as usize + 1;
+    let span = len - side;
+    for i in 0..n {
+        out.push((span * i as f32 / (n - 1) as f32).round());
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Region {
+    map: InputMapping,
+    /// Faces this region's level is responsible for, source px (inclusive).
+    faces: (f32, f32),
+    /// Frames since the region was last run.
+    stale: f32,
+}
+
+/// Plans the regions of [`TilingMode::Pyramid`]: every level of the pyramid is
+/// tiled with regions overlapping by the largest face the level is responsible
+/// for, and `budget` regions are run per frame, the most overdue first. A
+/// region is due after one sweep (all regions) or, when it holds a tracked face
+/// the full frame is too coarse for, after [`HINT_PERIOD`] frames. So a still
+/// camera has every face of every size looked at within one sweep, and tracked
+/// faces are refreshed before the tracker drops them.
+#[derive(Debug, Default)]
+pub struct PyramidPlanner {
+    key: Option<(u32, u32, u32)>,
+    regions: Vec<Region>,
+    levels: Vec<f32>,
+    xs: Vec<f32>,
+    ys: Vec<f32>,
+    /// Scratch: (urgency, region index) of this frame.
+    order: Vec<(f32, usize)>,
+    holds: Vec<bool>,
+    /// Scratch: tracked faces each region could keep.
+    counts: Vec<usize>,
+}
+
+impl PyramidPlanner {
+    /// Number of regions of the current frame geometry (one sweep, in frames,
+    /// at a budget of one).
+    pub fn len(&self) -> usize {
+        self.regions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.regions.is_empty()
+    }
+
+    fn build(&mut self, width: u32, height: u32, full_scale: f32) {
+        let key = (width, height, full_scale.to_bits());
+        if self.key == Some(key) {
+            return;
+        }
+        self.key = Some(key);
+        self.regions.clear();
+        pyramid_levels(full_scale, &mut self.levels);
+        // Coarse levels first: they cover the most area per run.
+        for k in (0..self.levels.len()).rev() {
+            let s = self.levels[k];
+            let next = self.levels.get(k + 1).copied().unwrap_or(full_scale);
+            let side = TILE as f32 * s;
+            let max_face = (MIN_RELIABLE_MODEL_PX * next * OVERLAP_SAFETY).min(side * 0.5);
+            let min_face = if k == 0 {
+                0.0
+            } else {
+                HINT_SHARE_MODEL_PX.0 * s
+            };
+            level_positions(width as f32, side, max_face, &mut self.xs);
+            level_positions(height as f32, side, max_face, &mut self.ys);
+            for &y in &self.ys {
+                for &x in &self.xs {
+                    self.regions.push(Region {
+                        map: InputMapping {
+                            origin_x: x,
+                            origin_y: y,
+                            scale: s,
+                        },
+                        faces: (min_face, max_face),
+                        stale: 0.0,
+                    });
+                }
+            }
+        }
+        // Start the sweep at the first region, then in order.
+        let n = self.regions.len();
+        for (i, r) in self.regions.iter_mut().enumerate() {
+            r.stale = (n - i) as f32;
+        }
+    }
+
+    /// Regions to run on this frame (`frame` = (width, height); `full_scale`
+    /// as in [`TilePlanner::plan`]); `budget` of them, or all when `budget`
+    /// covers them.
+    pub fn plan(
+        &mut self,
+        frame: (u32, u32),
+        full_scale: f32,
+        hints: &[BBox],
+        budget: usize,
+        out: &mut Vec<InputMapping>,
+    ) {
+        out.clear();
+        self.build(frame.0, frame.1, full_scale);
+        let n = self.regions.len();
+        if n == 0 || budget == 0 {
+            return;
+        }
+        if budget >= n {
+            out.extend(self.regions.iter().map(|r| r.map));
+            return;
+        }
+        // Regions to keep the tracked faces that only tiles can see: each face
+        // is given to one region (the one holding the most such faces), so
+        // overlapping regions do not all count as holding it, and the fewest
+        // regions share the revisits.
+        self.holds.clear();
+        self.holds.resize(n, false);
+        self.counts.clear();
+        let serves = |r: &Region, b: &BBox| {
+            let side = b.w.max(b.h);
+            let m = 4.0 * EDGE_MARGIN * r.map.scale;
+            let s = r.map.source_side(TILE as usize);
+            side.is_finite()
+                && side / full_scale < HINT_MAX_MODEL_PX
+                && side >= r.faces.0
+                && side <= r.faces.1
+                && b.x >= r.map.origin_x + m
+                && b.y >= r.map.origin_y + m
+                && b.x + b.w <= r.map.origin_x + s - m
+                && b.y + b.h <= r.map.origin_y + s - m
+        };
+        for r in &self.regions {
+            self.counts
+                .push(hints.iter().filter(|b| serves(r, b)).count());
+        }
+        let mut n_holding = 0usize;
+        for b in hints {
+            let mut best: Option<usize> = None;
+            let mut served = false;
+            for (i, r) in self.regions.iter().enumerate() {
+                if !serves(r, b) {
+                    continue;
+                }
+                if self.holds[i] {
+                    served = true;
+                    break;
+                }
+                if best.is_none_or(|k| self.counts[i] > self.counts[k]) {
+                    best = Some(i);
+                }
+            }
+            if let (false, Some(i)) = (served, best) {
+                self.holds[i] = true;
+                n_holding += 1;
+            }
+        }
+        // Holding regions take at most half the budget: beyond that their
+        // period stretches, so the sweep (new faces) never stalls.
+        let hint_period = HINT_PERIOD.max(2.0 * n_holding as f32 / budget as f32);
+        self.order.clear();
+        for (i, r) in self.regions.iter_mut().enumerate() {
+            r.stale += 1.0;
+            let period = if self.holds[i] {
+                hint_period
+            } else if self.counts[i] > 0 {
+                // Holds tracked faces another region refreshes: faces come in
+                // groups, so new ones are likelier here than in an empty region.
+                (n as f32 * NEAR_PERIOD_FRACTION).max(hint_period)
+            } else {
+                n as f32
+            };
+            self.order.push((r.stale / period, i));
+        }
+        // Most overdue first; among equals the longest unvisited, then index.
+        let regions = &self.regions;
+        self.order.sort_unstable_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(regions[b.1].stale.total_cmp(&regions[a.1].stale))
+                .then(a.1.cmp(&b.1))
+        });
+        for &(_, i) in self.order.iter().take(budget) {
+            out.push(self.regions[i].map);
+            self.regions[i].stale = 0.0;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -332,6 +565,149 @@ mod tests {
         assert!(served >= 6, "{served} faces in the first region");
         p.plan_hint_tiles(2048, 922, 8.0, &row);
         assert_eq!(p.hint_tiles.len(), 2, "{:?}", p.hint_tiles);
+    }
+
+    #[test]
+    fn pyramid_levels_step_by_at_most_two() {
+        let mut l = Vec::new();
+        pyramid_levels(2.5, &mut l);
+        assert_eq!(l.len(), 2);
+        assert!((l[1] - 2.5f32.sqrt()).abs() < 1e-4, "{l:?}");
+        pyramid_levels(5.0, &mut l);
+        assert_eq!(l.len(), 3);
+        pyramid_levels(8.0, &mut l);
+        assert!((l[2] - 4.0).abs() < 1e-3, "{l:?}");
+        pyramid_levels(1.2, &mut l);
+        assert!(l.is_empty());
+        pyramid_levels(f32::NAN, &mut l);
+        assert!(l.is_empty());
+    }
+
+    #[test]
+    fn pyramid_sweep_covers_every_region_once_per_sweep() {
+        let mut p = PyramidPlanner::default();
+        let mut out = Vec::new();
+        p.plan((640, 480), 2.5, &[], 1, &mut out);
+        let n = p.len();
+        // VGA: 6 native tiles (2 rows) + 4 regions at 1.58.
+        assert_eq!(n, 10);
+        let mut seen = vec![out[0]];
+        for _ in 1..n {
+            p.plan((640, 480), 2.5, &[], 1, &mut out);
+            assert_eq!(out.len(), 1);
+            assert!(!seen.contains(&out[0]), "{:?} twice", out[0]);
+            seen.push(out[0]);
+        }
+        // Native tiles are integer-aligned (copied, not resampled).
+        assert!(seen.iter().filter(|m| m.as_native_tile().is_some()).count() >= 6);
+        // Every pixel of the frame is in a native tile.
+        for y in (0..480).step_by(7) {
+            for x in (0..640).step_by(7) {
+                assert!(seen.iter().any(|m| m.scale == 1.0
+                    && (x as f32) >= m.origin_x
+                    && (x as f32) < m.origin_x + 256.0
+                    && (y as f32) >= m.origin_y
+                    && (y as f32) < m.origin_y + 256.0));
+            }
+        }
+        // A budget that covers them all runs them all.
+        p.plan((640, 480), 2.5, &[], 64, &mut out);
+        assert_eq!(out.len(), n);
+    }
+
+    #[test]
+    fn pyramid_revisits_regions_with_tracked_small_faces() {
+        let mut p = PyramidPlanner::default();
+        let mut out = Vec::new();
+        let face = BBox {
+            x: 300.0,
+            y: 200.0,
+            w: 20.0,
+            h: 20.0,
+        };
+        let mut visits = 0;
+        let mut all = Vec::new();
+        for _ in 0..40 {
+            p.plan(HD, 5.0, &[face], 1, &mut out);
+            assert_eq!(out.len(), 1);
+            let m = out[0];
+            if m.scale == 1.0
+                && face.x >= m.origin_x
+                && face.x + face.w <= m.origin_x + 256.0
+                && face.y >= m.origin_y
+                && face.y + face.h <= m.origin_y + 256.0
+            {
+                visits += 1;
+            }
+            if !all.contains(&m) {
+                all.push(m);
+            }
+        }
+        // Every 4 frames at least (the tiles holding it), and the sweep went on.
+        assert!(visits >= 8, "{visits}");
+        assert!(all.len() >= 25, "{}", all.len());
+        // A face the full frame sees well (>= 24 model px) needs no tile.
+        let big = BBox {
+            w: 150.0,
+            h: 150.0,
+            ..face
+        };
+        let mut p = PyramidPlanner::default();
+        let mut seen = Vec::new();
+        for _ in 0..p.len().max(34) {
+            p.plan(HD, 5.0, &[big], 1, &mut out);
+            if !seen.contains(&out[0]) {
+                seen.push(out[0]);
+            }
+        }
+        assert_eq!(seen.len(), p.len());
+    }
+
+    #[test]
+    fn pyramid_visits_regions_near_tracked_faces_more_often() {
+        let mut p = PyramidPlanner::default();
+        let mut out = Vec::new();
+        let face = BBox {
+            x: 300.0,
+            y: 200.0,
+            w: 20.0,
+            h: 20.0,
+        };
+        p.plan(HD, 5.0, &[face], 1, &mut out);
+        let n = p.len();
+        let mut visits: Vec<(InputMapping, usize)> = Vec::new();
+        for _ in 0..2 * n {
+            p.plan(HD, 5.0, &[face], 1, &mut out);
+            match visits.iter_mut().find(|v| v.0 == out[0]) {
+                Some(v) => v.1 += 1,
+                None => visits.push((out[0], 1)),
+            }
+        }
+        // The sweep did not stall: every region ran within two sweeps.
+        assert_eq!(visits.len(), n);
+        let contains = |m: &InputMapping| {
+            m.scale == 1.0
+                && face.x >= m.origin_x + 8.0
+                && face.x + face.w <= m.origin_x + 248.0
+                && face.y >= m.origin_y + 8.0
+                && face.y + face.h <= m.origin_y + 248.0
+        };
+        let near: Vec<usize> = visits
+            .iter()
+            .filter(|v| contains(&v.0))
+            .map(|v| v.1)
+            .collect();
+        let empty_max = visits
+            .iter()
+            .filter(|v| !contains(&v.0))
+            .map(|v| v.1)
+            .max()
+            .unwrap_or(0);
+        assert!(near.len() >= 2, "{near:?}");
+        // The holder every 4 frames, the other tiles with the face every half
+        // sweep, the rest about once per sweep.
+        assert!(near.iter().all(|&k| k >= 3), "{near:?}");
+        assert!(empty_max <= 3, "{empty_max}");
     }
 
     #[test]
