@@ -15,7 +15,9 @@
 # best.pt, log.jsonl; .gitignore) so that the next session resumes where this one stopped.
 # Exports go to models/<run>.onnx with a manifest entry (role "candidate": not used by the
 # node until a row of the table wins), then calibration (training/calibrate.py), INT8/FP16
-# variants (training/quantize.py) and the Rust evaluator's JSON (models/<run>.eval.json).
+# variants (training/quantize.py), the Rust evaluator's JSON (models/<run>.eval.json) and
+# classify_bench's output (models/<run>.bench.txt); training/render_seed_table.py prints the
+# model card's comparison table from them.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -40,5 +42,9 @@ for name in efc_rvn_s32 efc_sr_s32; do
   "$PY" training/quantize.py "models/$name.onnx" --data "$DATA"
   scripts/env.sh cargo run --release --bin ferplus_eval -- --model "$name.onnx" --data "$DATA" \
     --robustness 20,10,5 --json "models/$name.eval.json"
-  scripts/env.sh cargo run --release --bin classify_bench -- --model "$name.onnx" | tee "$RUNS/$name/classify_bench.txt"
 done
+# Cost per face on this machine (one thread, batch 1 and 16), the baseline included, then the table.
+for name in efc_all_s32 efc_rvn_s32 efc_sr_s32; do
+  scripts/env.sh cargo run --release --bin classify_bench -- --model "$name.onnx" | tee "models/$name.bench.txt"
+done
+"$PY" training/render_seed_table.py models

@@ -22,7 +22,7 @@ efc_sr: pyramid with super-resolution (seed 003), kstep = 1, within 2x EFC's
     resized to 32x32 with Pillow's antialiased bilinear filter (src/classify.rs).
     Scaling block: p = 2x2 mean pooling of the input (seed 003's lowest branch);
     SR branch = x + ESPCN(p): a 3-layer ESPCN (5x5 1->16, 3x3 16->16, 3x3 16->4, tanh,
-    pixel shuffle x2, ~3.3 k parameters, run at 16x16) predicts the 32x32 detail from
+    pixel shuffle x2, 3,316 parameters, run at 16x16) predicts the 32x32 detail from
     p, added to the input as a global residual (VDSR). For faces at or below 16 px
     the input is already a smooth upsampling of p, so the branch is a learned SR of
     p; above 16 px the input keeps the detail that seed 003 keeps in its separate

@@ -115,3 +115,12 @@ def test_old_checkpoint_resumes_and_exports_as_efc(tmp_path):
     assert (out / "log.jsonl").read_text() == ""
     with pytest.raises(SystemExit, match="--arch efc"):
         train.main(args + ["--epochs", epochs, "--resume", "--arch", "efc_rvn"])
+
+
+def test_comparison_table_renders_the_baseline_and_empty_rows(capsys):
+    import render_seed_table
+
+    render_seed_table.main([str(ROOT / "models")])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 + len(render_seed_table.ROWS)
+    assert "| 469,774 | 8.4 M |" in lines[2] and "| 32.7 M |" in lines[3] and "| 11.4 M |" in lines[4]
