@@ -9,8 +9,8 @@
 #   bash training/reproduce_seeds.sh efc_sr     # only train (and resume) the SR pyramid run
 #   bash training/reproduce_seeds.sh train      # only train (and resume) both
 #
-# CPU cost on one thread (efc_all_s32 took 2.7 h for 150 epochs): efc_rvn has 3.9x the
-# multiply-adds (about 4x the time), efc_sr 1.4x. The checkpoints live in
+# CPU cost on one thread (efc_all_s32 took 2.7 h for 150 epochs): a training step of
+# efc_rvn measured 5.1x the EFC's (about 14 h), of efc_sr 1.1x (3-4 h). The checkpoints live in
 # training/runs/efc_rvn_s32/ and training/runs/efc_sr_s32/ and are committed (last.pt,
 # best.pt, log.jsonl; .gitignore) so that the next session resumes where this one stopped.
 # Exports go to models/<run>.onnx with a manifest entry (role "candidate": not used by the
