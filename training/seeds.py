@@ -149,3 +149,27 @@ def build(arch: str = "efc", num_classes: int = 8) -> nn.Module:
 def arch_of(config: dict) -> str:
     """The architecture a run's config names; configs from before issue 15 are EFC."""
     return config.get("arch", "efc")
+
+
+def export_untrained(models_dir: str) -> None:
+    """<arch>_bench.onnx (random weights, the same graphs) and a manifest in models_dir,
+    for classify_bench's cost per face before the long runs exist."""
+    import hashlib
+    from pathlib import Path
+
+    import export
+
+    out = Path(models_dir)
+    torch.manual_seed(0)
+    for arch in ARCHS:
+        path = out / f"{arch}_bench.onnx"
+        export.export(build(arch).eval(), 32, path)
+        entry = {"sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "input_size": 32, "role": "candidate"}
+        export.update_manifest(out, path.name, entry)
+        print(path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    export_untrained(sys.argv[1])
