@@ -5,9 +5,9 @@
 # finished runs and resumes interrupted ones from their last epoch.
 #
 #   bash training/reproduce_seeds.sh            # train both, export, calibrate, quantise, evaluate
-#   bash training/reproduce_seeds.sh efc_rvn    # only train (and resume) the voting run
+#   bash training/reproduce_seeds.sh train      # only train (and resume) both, efc_sr first
 #   bash training/reproduce_seeds.sh efc_sr     # only train (and resume) the SR pyramid run
-#   bash training/reproduce_seeds.sh train      # only train (and resume) both
+#   bash training/reproduce_seeds.sh efc_rvn    # only train (and resume) the voting run
 #
 # CPU cost on one thread (efc_all_s32 took 2.7 h for 150 epochs): a training step of
 # efc_rvn measured 5.1x the EFC's (about 14 h), of efc_sr 1.1x (3-4 h). The checkpoints live in
@@ -32,9 +32,10 @@ run() { # name, then train.py arguments; skips a finished run, resumes an interr
   "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
 }
 step=${1:-all}
-# The recipe of efc_all_s32 (reproduce.sh), only --arch differs.
-case "$step" in all|train|efc_rvn) run efc_rvn_s32 --arch efc_rvn --epochs 150 --weight-decay 0.02 --threads 1 ;; esac
+# The recipe of efc_all_s32 (reproduce.sh), only --arch differs. The cheaper run first, so
+# its row is filled sessions before the voting run's.
 case "$step" in all|train|efc_sr) run efc_sr_s32 --arch efc_sr --epochs 150 --weight-decay 0.02 --threads 1 ;; esac
+case "$step" in all|train|efc_rvn) run efc_rvn_s32 --arch efc_rvn --epochs 150 --weight-decay 0.02 --threads 1 ;; esac
 [ "$step" = all ] || exit 0
 for name in efc_rvn_s32 efc_sr_s32; do
   "$PY" training/export.py "$RUNS/$name/best.pt" "models/$name.onnx" --data "$DATA" --role candidate
