@@ -15,6 +15,7 @@ import efc
 import ferplus
 import numpy as np
 import onnxruntime as ort
+import seeds
 import torch
 
 INPUT_NAME = "face"
@@ -40,8 +41,8 @@ def load_checkpoint(path: Path) -> tuple[efc.EFC, dict]:
         import train_rrn
 
         model = train_rrn.build()
-    else:
-        model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
+    else:  # efc, or a seed option of issue 15 (configs without "arch" are efc)
+        model = seeds.build(seeds.arch_of(state.get("config", {})), num_classes=len(ferplus.EMOTIONS))
     model.load_state_dict(state["model"])
     model.eval()
     return model, state.get("config", {})

@@ -10,6 +10,8 @@ majority labels smoothed towards the class's mean vote distribution (PDLS, seed 
 --logit-adjust trains with the class prior added to the logits (Menon et al. 2021),
 so the exported logits are balanced across classes. Checkpoints every epoch;
 --resume continues a run.
+--arch picks the network: efc (seed 000, the default), or a seed option of issue 15
+(training/seeds.py): efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003).
 
     python training/train.py --out training/runs/efc_all --epochs 40
 """
@@ -23,9 +25,9 @@ import time
 from pathlib import Path
 
 import degrade
-import efc
 import ferplus
 import numpy as np
+import seeds
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +43,12 @@ def parse_args(argv=None):
     p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data/ferplus.tar.gz")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--input-size", type=int, default=32)
+    p.add_argument(
+        "--arch",
+        choices=seeds.ARCHS,
+        default="efc",
+        help="efc (seed 000), efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003): training/seeds.py",
+    )
     p.add_argument("--resolutions", type=lambda s: tuple(int(v) for v in s.split(",")), default=TRAIN_RESOLUTIONS)
     p.add_argument("--select", type=lambda s: tuple(int(v) for v in s.split(",")), default=SELECT_RESOLUTIONS)
     p.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tuning an expert)")
@@ -234,7 +242,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     batcher = Batcher(train, images, args.resolutions, args.input_size, args.realistic, args.seed)
-    model = efc.EFC(num_classes=len(ferplus.EMOTIONS))
+    model = seeds.build(args.arch, num_classes=len(ferplus.EMOTIONS))
     if args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False, map_location="cpu")["model"])
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -246,6 +254,9 @@ def main(argv=None):
     last_path = args.out / "last.pt"
     if args.resume and last_path.exists():
         state = torch.load(last_path, weights_only=False)
+        resumed_arch = seeds.arch_of(state.get("config", {}))
+        if resumed_arch != args.arch:
+            raise SystemExit(f"{last_path} is a {resumed_arch} run; resume it with --arch {resumed_arch}")
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
@@ -269,10 +280,15 @@ def main(argv=None):
             ridx = torch.randint(0, res_count, (len(idx),), generator=gen)
             x = torch.from_numpy(batcher(idx.numpy(), ridx.numpy())).float().div_(255).unsqueeze(1)
             x = augment(x, gen, args.affine, args.erase)
-            logits = model(x, logits=True)
+            target = targets[idx]
+            if hasattr(model, "training_logits"):  # efc_rvn: every crop learns the face's target
+                logits = model.training_logits(x)
+                target = target[:, None]
+            else:
+                logits = model(x, logits=True)
             if args.logit_adjust:
                 logits = logits + args.logit_adjust * log_prior
-            loss = -(targets[idx] * F.log_softmax(logits, dim=1)).sum(1).mean()
+            loss = -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

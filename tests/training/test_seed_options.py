@@ -1,0 +1,126 @@
+"""Seed options of issue 15 (training/seeds.py): shapes, cost budgets, one-graph ONNX
+export with the node's I/O, and that runs from before --arch still resume as EFC.
+
+Run with the training venv: $LOWRES_FER_CACHE/train/bin/python -m pytest tests/training
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "training"))
+
+import efc
+import export
+import seeds
+import train
+
+DATA = Path(__import__("os").environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
+EFC_PARAMS = efc.count_parameters(efc.EFC())
+EFC_MACS = efc.count_macs(efc.EFC(), 32)
+
+
+@pytest.mark.parametrize("arch", seeds.ARCHS)
+def test_forward_shapes(arch):
+    torch.manual_seed(0)
+    model = seeds.build(arch).eval()
+    with torch.no_grad():
+        for size in (32, 20):
+            probs = model(torch.rand(3, 1, size, size))
+            assert probs.shape == (3, 8)
+            assert torch.allclose(probs.sum(1), torch.ones(3), atol=1e-5)
+            assert model(torch.rand(1, 1, size, size), logits=True).shape == (1, 8)
+
+
+def test_default_arch_is_the_efc_of_before():
+    torch.manual_seed(0)
+    a = seeds.build("efc").state_dict()
+    torch.manual_seed(0)
+    b = efc.EFC().state_dict()
+    assert type(seeds.build("efc")) is efc.EFC
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_rvn_votes_over_ten_crops_with_efc_weights():
+    model = seeds.build("efc_rvn").eval()
+    assert efc.count_parameters(model) == EFC_PARAMS  # voting adds no weights (seed 002)
+    macs = efc.count_macs(model, 32)
+    assert 3 * EFC_MACS <= macs <= 5 * EFC_MACS, macs  # 10 crops after block 3: 32.7 M
+    x = torch.rand(2, 1, 32, 32)
+    with torch.no_grad():
+        per_crop = model.training_logits(x)
+        assert per_crop.shape == (2, 10, 8)
+        vote = torch.softmax(per_crop, 2).mean(1)
+        assert torch.allclose(model(x), vote, atol=1e-6)
+        f = model.blocks[: model.split](model.stem((x - 0.5) / 0.5))
+        assert f.shape[2:] == (8, 8) and model.crops(f).shape[-2:] == (6, 6)
+
+
+def test_sr_front_end_fits_twice_the_efc_budget():
+    model = seeds.build("efc_sr").eval()
+    sr_params = efc.count_parameters(model.sr)
+    assert 1_000 <= sr_params <= 5_000, sr_params  # "a few thousand parameters"
+    assert efc.count_parameters(model) <= EFC_PARAMS + 15_000
+    macs = efc.count_macs(model, 32)
+    assert EFC_MACS < macs <= 2 * EFC_MACS, macs
+    # The SR residual starts at zero: the SR branch first sees the node's input as is.
+    x = torch.rand(1, 1, 32, 32)
+    assert torch.equal(model.sr(torch.nn.functional.avg_pool2d(x, 2)), torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("arch", ("efc_rvn", "efc_sr"))
+def test_variant_exports_as_one_graph_with_the_node_io(tmp_path, arch):
+    torch.manual_seed(0)
+    model = seeds.build(arch).eval()
+    path = tmp_path / f"{arch}.onnx"
+    export.export(model, 32, path)
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == ["face"] and [o.name for o in graph.output] == ["logits"]
+    rng = np.random.default_rng(0)
+    for size in (32, 20):  # the node feeds 32; the spatial size stays dynamic
+        faces = rng.integers(0, 256, (4, size, size), dtype=np.uint8)
+        assert export.parity(model, path, faces) < 1e-4
+
+
+def _old_run(tmp_path: Path) -> Path:
+    """A copy of the committed efc_all_s32 checkpoint, whose config predates --arch."""
+    last = ROOT / "training/runs/efc_all_s32/last.pt"
+    if not last.exists():
+        pytest.skip("training/runs/efc_all_s32/last.pt is not in this checkout")
+    out = tmp_path / "run"
+    out.mkdir()
+    shutil.copy(last, out / "last.pt")
+    return out
+
+
+def test_old_checkpoint_resumes_and_exports_as_efc(tmp_path):
+    out = _old_run(tmp_path)
+    state = torch.load(out / "last.pt", weights_only=False, map_location="cpu")
+    assert "arch" not in state["config"]
+    model, _ = export.load_checkpoint(out / "last.pt")
+    assert type(model) is efc.EFC
+    # Resuming with the default arch loads the weights (strictly) and, the run being
+    # finished, trains nothing more.
+    epochs = str(state["config"]["epochs"])
+    args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--robust-every", "0"]
+    train.main(args + ["--epochs", epochs, "--resume"])
+    assert (out / "log.jsonl").read_text() == ""
+    with pytest.raises(SystemExit, match="--arch efc"):
+        train.main(args + ["--epochs", epochs, "--resume", "--arch", "efc_rvn"])
+
+
+def test_comparison_table_renders_the_baseline_and_empty_rows(capsys):
+    import render_seed_table
+
+    render_seed_table.main([str(ROOT / "models")])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 + len(render_seed_table.ROWS)
+    assert "| 469,774 | 8.4 M |" in lines[2] and "| 32.7 M |" in lines[3] and "| 11.4 M |" in lines[4]
