@@ -17,18 +17,8 @@
 # Every emotion model is calibrated on Valid after its export (training/calibrate.py)
 # and gets INT8 and FP16 variants (training/quantize.py) for `classifier.precision`.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-scripts/setup_training.sh
-PY="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python"
-DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
-RUNS=training/runs
-run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
-  local name=$1; shift
-  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{print;exit} /^--epochs$/{p=1}')
-  if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
-  "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
-}
+# shellcheck source=training/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Recipe (models/MODEL_CARD.md, "Training"): soft vote labels, half the faces through a
 # random camera (training/degrade.py), rotation/scale and erasing, one-cycle schedule.
 # One thread: the run shares a 2-core machine with everything else for many hours.

@@ -19,18 +19,8 @@
 # classify_bench's output (models/<run>.bench.txt); training/render_seed_table.py prints the
 # model card's comparison table from them.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-scripts/setup_training.sh
-PY="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python"
-DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
-RUNS=training/runs
-run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
-  local name=$1; shift
-  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{print;exit} /^--epochs$/{p=1}')
-  if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
-  "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
-}
+# shellcheck source=training/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 step=${1:-all}
 # The recipe of efc_all_s32 (reproduce.sh), only --arch differs. The cheaper run first, so
 # its row is filled sessions before the voting run's.

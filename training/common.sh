@@ -1,0 +1,14 @@
+# Shared by training/reproduce.sh and training/reproduce_seeds.sh (sourced, not run):
+# the training venv, the data path and the resumable `run` of one training run.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup_training.sh
+PY="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python"
+DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
+RUNS=training/runs
+run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
+  local name=$1; shift
+  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{print;exit} /^--epochs$/{p=1}')
+  if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
+  "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
+}
