@@ -8,7 +8,7 @@ DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
 RUNS=training/runs
 run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
   local name=$1; shift
-  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{print;exit} /^--epochs$/{p=1}')
+  local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{e=$0; p=0} /^--epochs$/{p=1} END{print e}')  # the last one wins
   if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
   "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
 }

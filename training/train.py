@@ -8,7 +8,10 @@ noise, JPEG at the native size). Then flipped, shifted, rotated/scaled, jittered
 partly erased. Targets: the FER+ vote distributions (soft), majority labels (hard) or
 majority labels smoothed towards the class's mean vote distribution (PDLS, seed 003).
 --logit-adjust trains with the class prior added to the logits (Menon et al. 2021),
-so the exported logits are balanced across classes. Checkpoints every epoch;
+so the exported logits are balanced across classes. --teacher distils a trained model
+that sees the same face clean at 48 px (same flip, shift, rotation and erasing) into
+the student that sees it degraded (Hinton et al. 2015: loss = (1 - w) * CE(target) +
+w * T^2 * KL(teacher_T || student_T)). Checkpoints every epoch;
 --resume continues a run.
 --arch picks the network: efc (seed 000, the default), or a seed option of issue 15
 (training/seeds.py): efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003).
@@ -55,6 +58,9 @@ def parse_args(argv=None):
     p.add_argument("--labels", choices=("soft", "hard", "pdls"), default="soft")
     p.add_argument("--pdls-alpha", type=float, default=0.9, help="weight of the one-hot label in PDLS")
     p.add_argument("--logit-adjust", type=float, default=0.0, help="tau of training-time logit adjustment (0: off)")
+    p.add_argument("--teacher", type=Path, help="checkpoint of a model to distil from (sees the clean 48 px face)")
+    p.add_argument("--distill-weight", type=float, default=0.5, help="w: share of the distillation term in the loss")
+    p.add_argument("--distill-temp", type=float, default=2.0, help="T: softmax temperature of the distillation term")
     p.add_argument("--realistic", type=float, default=0.5, help="share of faces degraded by a random camera")
     p.add_argument("--affine", type=float, default=10.0, help="max rotation in degrees (scale +-1/100 of it per degree)")
     p.add_argument("--erase", type=float, default=0.25, help="probability of erasing a random rectangle")
@@ -96,7 +102,7 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_deg: float = 0.0, erase: 
     """x: [B, 1, S, S] in [0, 1]. Flip, shift by up to S/16 px, rotate by up to max_deg
     and scale by up to max_deg/100, brightness/contrast, erase a rectangle with
     probability `erase`."""
-    b, _, s, _ = x.shape
+    b, c, s, _ = x.shape
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
     if max_deg > 0:
@@ -113,9 +119,9 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_deg: float = 0.0, erase: 
         padded = F.pad(x, (pad, pad, pad, pad), mode="replicate")
         dx = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
         dy = torch.randint(0, 2 * pad + 1, (b,), generator=gen)
-        rows = (dy[:, None] + torch.arange(s)[None, :])[:, None, :, None].expand(b, 1, s, s + 2 * pad)
+        rows = (dy[:, None] + torch.arange(s)[None, :])[:, None, :, None].expand(b, c, s, s + 2 * pad)
         x = padded.gather(2, rows)
-        cols = (dx[:, None] + torch.arange(s)[None, :])[:, None, None, :].expand(b, 1, s, s)
+        cols = (dx[:, None] + torch.arange(s)[None, :])[:, None, None, :].expand(b, c, s, s)
         x = x.gather(3, cols)
     contrast = 1 + (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.4
     bright = (torch.rand(b, 1, 1, 1, generator=gen) - 0.5) * 0.2
@@ -197,6 +203,33 @@ class Batcher:
         return out
 
 
+def load_teacher(args, images: np.ndarray):
+    """(teacher model in eval mode, its clean 48 px inputs [N, S, S] uint8), or (None, None)."""
+    if args.teacher is None:
+        return None, None
+    state = torch.load(args.teacher, weights_only=False, map_location="cpu")
+    config = state.get("config", {})
+    if config.get("input_size", 32) != args.input_size:
+        raise SystemExit(f"{args.teacher}: input size {config.get('input_size')} differs from --input-size {args.input_size}")
+    teacher = seeds.build(seeds.arch_of(config), num_classes=len(ferplus.EMOTIONS))
+    teacher.load_state_dict(state["model"])
+    teacher.eval()
+    for param in teacher.parameters():
+        param.requires_grad_(False)
+    return teacher, ferplus.degrade_all(images, 48, args.input_size)
+
+
+def distillation(teacher, clean: torch.Tensor, logits: torch.Tensor, temp: float) -> torch.Tensor:
+    """T^2 * KL(softmax(teacher/T) || softmax(student/T)), batch mean. With RVN's
+    per-crop logits [B, K, C] every crop learns the teacher's distribution."""
+    with torch.no_grad():
+        soft = F.softmax(teacher(clean, logits=True) / temp, dim=-1)
+    if logits.dim() == 3:
+        soft = soft[:, None]
+    log_student = F.log_softmax(logits / temp, dim=-1)
+    return temp * temp * (soft * (soft.clamp_min(1e-8).log() - log_student)).sum(-1).mean()
+
+
 def robust_valid(images: np.ndarray, resolution: int, size: int) -> dict[str, np.ndarray]:
     """Valid faces under each named degradation at one resolution (fixed noise seed)."""
     out = {}
@@ -227,6 +260,7 @@ def main(argv=None):
         votes = np.concatenate([votes, vvotes])
     targets, keep = build_targets(votes, args.labels, args.pdls_alpha)
     train, images, targets = train[:, keep], images[keep], torch.from_numpy(targets[keep])
+    teacher, teacher_clean = load_teacher(args, images)
     n = train.shape[1]
     # Class prior of the training targets, for logit adjustment.
     log_prior = torch.log(targets.mean(0).clamp_min(1e-4))
@@ -279,7 +313,11 @@ def main(argv=None):
             idx = order[step * args.batch : (step + 1) * args.batch]
             ridx = torch.randint(0, res_count, (len(idx),), generator=gen)
             x = torch.from_numpy(batcher(idx.numpy(), ridx.numpy())).float().div_(255).unsqueeze(1)
-            x = augment(x, gen, args.affine, args.erase)
+            if teacher is not None:  # one augmentation for both views: stacked as channels
+                clean = torch.from_numpy(teacher_clean[idx.numpy()]).float().div_(255).unsqueeze(1)
+                x, clean = augment(torch.cat([x, clean], 1), gen, args.affine, args.erase).split(1, 1)
+            else:
+                x = augment(x, gen, args.affine, args.erase)
             target = targets[idx]
             if hasattr(model, "training_logits"):  # efc_rvn: every crop learns the face's target
                 logits = model.training_logits(x)
@@ -289,6 +327,10 @@ def main(argv=None):
             if args.logit_adjust:
                 logits = logits + args.logit_adjust * log_prior
             loss = -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
+            if teacher is not None:
+                loss = (1 - args.distill_weight) * loss + args.distill_weight * distillation(
+                    teacher, clean, logits, args.distill_temp
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

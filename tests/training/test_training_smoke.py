@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "training"))
@@ -80,3 +81,64 @@ def test_calibration_balances_rare_classes_and_fixes_overconfidence():
     assert v["mean_class_accuracy"] > v["mean_class_accuracy_raw"]
     assert 2.0 < result["temperature"] < 4.5
     assert v["ece"] < 0.03 < v["ece_raw"]
+
+
+def test_augmentation_moves_both_views_of_a_face_alike():
+    """Distillation stacks the degraded and the clean face as channels, so the teacher
+    sees exactly the flip, shift, rotation and erasing the student sees."""
+    import torch
+
+    face = torch.rand(16, 1, 32, 32)
+    for max_deg in (10.0, 0.0):  # resampling and integer-shift branches
+        out = train.augment(torch.cat([face, face], 1), torch.Generator().manual_seed(3), max_deg, 1.0)
+        assert out.shape == (16, 2, 32, 32)
+        assert torch.allclose(out[:, 0], out[:, 1])
+        assert not torch.allclose(out[:, :1], face)
+
+
+def test_distillation_term_vanishes_only_when_the_student_agrees():
+    import seeds
+    import torch
+
+    teacher = seeds.build("efc").eval()
+    clean = torch.rand(8, 1, 32, 32)
+    with torch.no_grad():
+        agree = teacher(clean, logits=True)
+    assert train.distillation(teacher, clean, agree, 2.0).item() < 1e-5
+    assert train.distillation(teacher, clean, agree + torch.randn(8, 8), 2.0).item() > 1e-3
+    # Crop voting's per-crop logits [B, K, C] each learn the teacher's distribution.
+    assert train.distillation(teacher, clean, agree[:, None].expand(8, 10, 8), 2.0).item() < 1e-5
+
+
+def test_distilled_training_runs_from_a_checkpoint_teacher(tmp_path):
+    teacher = tmp_path / "teacher"
+    base = ["--data", str(DATA), "--subset", "256", "--batch", "64", "--epochs", "1", "--robust-every", "0"]
+    train.main(base + ["--out", str(teacher)])
+    student = tmp_path / "student"
+    train.main(base + ["--out", str(student), "--teacher", str(teacher / "best.pt")])
+    log = [json.loads(line) for line in (student / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and np.isfinite(log[0]["loss"])
+    assert json.loads((student / "config.json").read_text())["teacher"] == str(teacher / "best.pt")
+    with pytest.raises(SystemExit, match="input size"):
+        train.main(base + ["--out", str(tmp_path / "bad"), "--teacher", str(teacher / "best.pt"), "--input-size", "48"])
+
+
+def test_recipe_ab_table_renders_every_logged_variant(tmp_path, capsys):
+    import render_ab_table
+
+    entry = {
+        "epoch": 0,
+        "valid_majority": {"48": 0.7, "32": 0.7, "20": 0.6, "10": 0.5, "5": 0.4},
+        "select_score": 0.5,
+        "valid_mean_class_20": 0.3,
+        "valid_robust_10": {"clean": 0.5, "jpeg_q30": 0.4, "nearest": 0.48},
+    }
+    for name, epochs in (("ab_soft", 12), ("ab_e48_in48", 2)):
+        (tmp_path / name).mkdir()
+        lines = [dict(entry, epoch=e, select_score=0.5 + e / 100) for e in range(epochs)]
+        (tmp_path / name / "log.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    render_ab_table.main([str(tmp_path)])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "variant" not in line]
+    assert len(rows) == 2
+    assert rows[0].startswith("| soft vote") and "| 12 | 70.00 | 60.00 | 50.00 | 40.00 | 61.00 | 30.00 | 6.00 / 10.00 |" in rows[0]
+    assert "(epoch 2 of 5) | 2 | 70.00 | 70.00 | 60.00 |" in rows[1]
