@@ -8,6 +8,7 @@
 #   bash training/reproduce_seeds.sh train      # only train (and resume) both, efc_sr first
 #   bash training/reproduce_seeds.sh efc_sr     # only train (and resume) the SR pyramid run
 #   bash training/reproduce_seeds.sh efc_rvn    # only train (and resume) the voting run
+#   bash training/reproduce_seeds.sh evaluate   # only export, calibrate, quantise, evaluate finished runs
 #
 # CPU cost on one thread (efc_all_s32 took 2.7 h for 150 epochs): a training step of
 # efc_rvn measured 5.1x the EFC's (about 14 h), of efc_sr 1.1x (3-4 h). The checkpoints live in
@@ -26,8 +27,13 @@ step=${1:-all}
 # its row is filled sessions before the voting run's.
 case "$step" in all|train|efc_sr) run efc_sr_s32 --arch efc_sr --epochs 150 --weight-decay 0.02 --threads 1 ;; esac
 case "$step" in all|train|efc_rvn) run efc_rvn_s32 --arch efc_rvn --epochs 150 --weight-decay 0.02 --threads 1 ;; esac
-[ "$step" = all ] || exit 0
+[ "$step" = all ] || [ "$step" = evaluate ] || exit 0
+# Export and evaluate the runs whose 150 epochs are done (`evaluate` does only this, so a
+# finished run's row can be filled while the other still trains); the table leaves the
+# others empty.
+finished() { [ -f "$RUNS/$1/log.jsonl" ] && [ "$(wc -l < "$RUNS/$1/log.jsonl")" -ge 150 ]; }
 for name in efc_rvn_s32 efc_sr_s32; do
+  finished "$name" || { echo "$name: not finished ($RUNS/$name/log.jsonl), left out"; continue; }
   "$PY" training/export.py "$RUNS/$name/best.pt" "models/$name.onnx" --data "$DATA" --role candidate
   "$PY" training/calibrate.py "models/$name.onnx" --data "$DATA"
   "$PY" training/quantize.py "models/$name.onnx" --data "$DATA"
@@ -36,6 +42,7 @@ for name in efc_rvn_s32 efc_sr_s32; do
 done
 # Cost per face on this machine (one thread, batch 1 and 16), the baseline included, then the table.
 for name in efc_all_s32 efc_rvn_s32 efc_sr_s32; do
+  [ -f "models/$name.onnx" ] || continue
   scripts/env.sh cargo run --release --bin classify_bench -- --model "$name.onnx" | tee "models/$name.bench.txt"
 done
 "$PY" training/render_seed_table.py models
