@@ -4,6 +4,7 @@
 #
 #   bash training/reproduce.sh            # train, export to models/, evaluate
 #   bash training/reproduce.sh efc_all    # only step 1 (the long run; resumable, safe to interrupt)
+#   bash training/reproduce.sh efc_all_kd # only the distilled successor of step 1 (long, resumable)
 #
 # The long run's checkpoints live in training/runs/efc_all_s32/ and are committed
 # (last.pt, best.pt, log.jsonl) so that the next session resumes where this one
@@ -24,6 +25,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # One thread: the run shares a 2-core machine with everything else for many hours.
 run efc_all_s32 --epochs 150 --weight-decay 0.02 --threads 1
 [ "${1:-all}" = efc_all ] && exit 0
+# The next default candidate (issue 9): the same recipe, distilled from efc_all_s32 seeing the
+# clean 48 px face, chosen by the Valid A/B of training/ab_recipe.sh (models/MODEL_CARD.md,
+# "Recipe A/Bs"). A long run over several sessions: only `bash training/reproduce.sh efc_all_kd`
+# trains (and resumes) it; it is exported once its 150 epochs are done and it wins on Valid.
+if [ "${1:-all}" = efc_all_kd ]; then
+  run efc_all_kd_s32 --epochs 150 --weight-decay 0.02 --threads 1 --teacher "$RUNS/efc_all_s32/best.pt"
+  exit 0
+fi
 run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
 # Export (which resets the model's manifest entry), then fit the class balance and the
 # temperature on Valid (training/calibrate.py; the node applies both).
