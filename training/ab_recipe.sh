@@ -14,6 +14,7 @@
 #   ab_pdls  PDLS: majority label smoothed towards its class's mean vote distribution (seed 003)
 #   ab_la    soft labels + logit adjustment, tau 1 (Menon et al. 2021)
 #   ab_kd    soft labels + distillation from efc_all_s32 seeing the clean 48 px face (w 0.5, T 2)
+#   ab_real  soft labels, every face through a random camera (--realistic 1; the recipe's is 0.5)
 # and the 32-48 px routing expert's input size, fine-tuned 5 epochs from efc_all_s32 on 48 and
 # 32 px faces as reproduce.sh fine-tunes the other experts:
 #   ab_e48_in32  32x32 input (every committed model)     ab_e48_in48  48x48 input
@@ -38,5 +39,6 @@ ab ab_pdls --labels pdls
 ab ab_hard --labels hard
 expert ab_e48_in32 32
 expert ab_e48_in48 48
+ab ab_real --labels soft --realistic 1.0
 [ "$only" = all ] && "$PY" training/render_ab_table.py "$RUNS"
 exit 0

@@ -26,6 +26,7 @@ TABLES = (
             ("ab_pdls", "PDLS (seed 003), alpha 0.9"),
             ("ab_la", "soft + logit adjustment, tau 1"),
             ("ab_kd", "soft + distillation from efc_all_s32 at 48 px (w 0.5, T 2)"),
+            ("ab_real", "soft, every face through a random camera (realistic 1.0)"),
         ),
     ),
     (
