@@ -32,10 +32,17 @@ efc_sr: pyramid with super-resolution (seed 003), kstep = 1, within 2x EFC's
     the head and the classifier; the branches' logits are fused by learned weights
     (softmax of two scalars; seed 003's weighted late fusion). The last ESPCN layer
     starts at zero, so training starts from the plain pyramid. Input sides must be even.
+    Batch norm in the shared part keeps running statistics per branch (shared scale and
+    shift): in training each branch is normalised by its own batch statistics, so one
+    set of running statistics, a mixture of a 16x16 and a 32x32 input's, made eval-mode
+    outputs differ from what was trained (found at epoch 105 of efc_sr_s32: the
+    high-resolution branch alone lost ~6 points of Valid accuracy to it). Checkpoints
+    without the per-branch statistics load with the shared ones copied to both.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 
@@ -105,6 +112,10 @@ class ESPCN(nn.Module):
         return self.shuffle(self.body(x))
 
 
+LOW_STATS = ("low_running_mean", "low_running_var", "low_num_batches_tracked")
+SHARED_STATS = ("running_mean", "running_var", "num_batches_tracked")
+
+
 class EFCSR(nn.Module):
     """Seed 003's pyramid (kstep 1) with a learned SR branch, on the EFC backbone."""
 
@@ -115,6 +126,41 @@ class EFCSR(nn.Module):
         self.low = nn.Sequential(copy.deepcopy(self.trunk.stem), copy.deepcopy(self.trunk.blocks[:split]))
         self.sr = ESPCN()
         self.fusion = nn.Parameter(torch.zeros(2))
+        for bn in self._shared_norms():  # the low branch's own running statistics
+            for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
+                bn.register_buffer(low, getattr(bn, shared).clone())
+
+    def _shared_norms(self) -> list[nn.BatchNorm2d]:
+        t = self.trunk
+        shared = list(t.blocks[self.split :].modules()) + list(t.head.modules())
+        return [m for m in shared if isinstance(m, nn.BatchNorm2d)]
+
+    @contextlib.contextmanager
+    def _low_statistics(self):
+        """Swap the low branch's running statistics in for the shared part."""
+
+        def swap():
+            for bn in self._shared_norms():
+                b = bn._buffers
+                for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
+                    b[low], b[shared] = b[shared], b[low]
+
+        swap()
+        try:
+            yield
+        finally:
+            swap()
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # Checkpoints from before the per-branch statistics: both branches start from the
+        # shared ones (training re-estimates the low branch's within an epoch).
+        for name, module in self.named_modules():
+            if module in self._shared_norms():
+                for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
+                    key = f"{prefix}{name}.{low}"
+                    if key not in state_dict and f"{prefix}{name}.{shared}" in state_dict:
+                        state_dict[key] = state_dict[f"{prefix}{name}.{shared}"].clone()
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _high(self, f: torch.Tensor) -> torch.Tensor:
         t = self.trunk
@@ -125,7 +171,8 @@ class EFCSR(nn.Module):
         p = F.avg_pool2d(x, 2)
         s = x + self.sr(p)
         t = self.trunk
-        low = self._high(self.low((p - 0.5) / 0.5))
+        with self._low_statistics():
+            low = self._high(self.low((p - 0.5) / 0.5))
         high = self._high(t.blocks[: self.split](t.stem((s - 0.5) / 0.5)))
         return low, high
 

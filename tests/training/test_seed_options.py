@@ -76,6 +76,37 @@ def test_sr_front_end_fits_twice_the_efc_budget():
     assert torch.equal(model.sr(torch.nn.functional.avg_pool2d(x, 2)), torch.zeros_like(x))
 
 
+def test_sr_branches_keep_their_own_norm_statistics():
+    """The shared blocks see a 16x16 and a 32x32 input's features: each branch keeps its
+    own running statistics and is normalised by them in eval mode."""
+    torch.manual_seed(0)
+    model = seeds.build("efc_sr").train()
+    bn = model.trunk.head[1]  # a batch norm of the shared part
+    seen = []  # (input, output) of every call: the low branch first, then the high one
+    bn.register_forward_hook(lambda _m, inp, out: seen.append((inp[0], out)))
+    x = torch.rand(64, 1, 32, 32)
+    with torch.no_grad():
+        for _ in range(80):  # running statistics converge to x's (momentum 0.1)
+            model.branch_logits(x)
+        low_in, high_in = seen[-2][0], seen[-1][0]
+        assert torch.allclose(bn.low_running_mean, low_in.mean((0, 2, 3)), atol=1e-4)
+        assert torch.allclose(bn.running_mean, high_in.mean((0, 2, 3)), atol=1e-4)
+        assert not torch.allclose(bn.low_running_var, bn.running_var, rtol=0.05)
+        model.eval()
+        model.branch_logits(x)
+    for (inp, out), prefix in zip(seen[-2:], ("low_", ""), strict=True):
+        mean, var = getattr(bn, prefix + "running_mean"), getattr(bn, prefix + "running_var")
+        expected = (inp - mean[:, None, None]) / torch.sqrt(var[:, None, None] + bn.eps)
+        expected = expected * bn.weight[:, None, None] + bn.bias[:, None, None]
+        assert torch.allclose(out, expected, atol=1e-4)
+    # A checkpoint from before the per-branch statistics loads strictly, both branches
+    # starting from the shared ones.
+    old = {k: v for k, v in model.state_dict().items() if ".low_" not in k}
+    fresh = seeds.build("efc_sr")
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh.trunk.head[1].low_running_mean, bn.running_mean)
+
+
 @pytest.mark.parametrize("arch", ("efc_rvn", "efc_sr"))
 def test_variant_exports_as_one_graph_with_the_node_io(tmp_path, arch):
     torch.manual_seed(0)
