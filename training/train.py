@@ -99,9 +99,10 @@ def degraded_cache(root: Path, split: str, images: np.ndarray, resolutions, size
 
 
 def augment(x: torch.Tensor, gen: torch.Generator, max_deg: float = 0.0, erase: float = 0.0) -> torch.Tensor:
-    """x: [B, 1, S, S] in [0, 1]. Flip, shift by up to S/16 px, rotate by up to max_deg
+    """x: [B, C, S, S] in [0, 1]. Flip, shift by up to S/16 px, rotate by up to max_deg
     and scale by up to max_deg/100, brightness/contrast, erase a rectangle with
-    probability `erase`."""
+    probability `erase`. One draw per face: its C channels (distillation's degraded and
+    clean views) move alike, and the draws do not depend on C."""
     b, c, s, _ = x.shape
     flip = torch.rand(b, generator=gen) < 0.5
     x = torch.where(flip[:, None, None, None], x.flip(3), x)
