@@ -6,9 +6,12 @@ scripts/setup_training.sh
 PY="${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python"
 DATA="${LOWRES_FER_SHARED:-$ROOT/../shared}/data/ferplus.tar.gz"
 RUNS=training/runs
+finished() { # name, epochs: the run's log has that many epochs
+  [ -f "$RUNS/$1/log.jsonl" ] && [ "$(wc -l < "$RUNS/$1/log.jsonl")" -ge "$2" ]
+}
 run() { # name, then train.py arguments; skips a finished run, resumes an interrupted one
   local name=$1; shift
   local epochs; epochs=$(printf '%s\n' "$@" | awk 'p{e=$0; p=0} /^--epochs$/{p=1} END{print e}')  # the last one wins
-  if [ -f "$RUNS/$name/log.jsonl" ] && [ "$(wc -l < "$RUNS/$name/log.jsonl")" -ge "$epochs" ]; then return; fi
+  if finished "$name" "$epochs"; then return; fi
   "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@"
 }

@@ -31,9 +31,8 @@ case "$step" in all|train|efc_rvn) run efc_rvn_s32 --arch efc_rvn --epochs 150 -
 # Export and evaluate the runs whose 150 epochs are done (`evaluate` does only this, so a
 # finished run's row can be filled while the other still trains); the table leaves the
 # others empty.
-finished() { [ -f "$RUNS/$1/log.jsonl" ] && [ "$(wc -l < "$RUNS/$1/log.jsonl")" -ge 150 ]; }
 for name in efc_rvn_s32 efc_sr_s32; do
-  finished "$name" || { echo "$name: not finished ($RUNS/$name/log.jsonl), left out"; continue; }
+  finished "$name" 150 || { echo "$name: not finished ($RUNS/$name/log.jsonl), left out"; continue; }
   "$PY" training/export.py "$RUNS/$name/best.pt" "models/$name.onnx" --data "$DATA" --role candidate
   "$PY" training/calibrate.py "models/$name.onnx" --data "$DATA"
   "$PY" training/quantize.py "models/$name.onnx" --data "$DATA"

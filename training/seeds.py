@@ -126,21 +126,21 @@ class EFCSR(nn.Module):
         self.low = nn.Sequential(copy.deepcopy(self.trunk.stem), copy.deepcopy(self.trunk.blocks[:split]))
         self.sr = ESPCN()
         self.fusion = nn.Parameter(torch.zeros(2))
-        for bn in self._shared_norms():  # the low branch's own running statistics
-            for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
-                bn.register_buffer(low, getattr(bn, shared).clone())
-
-    def _shared_norms(self) -> list[nn.BatchNorm2d]:
-        t = self.trunk
-        shared = list(t.blocks[self.split :].modules()) + list(t.head.modules())
-        return [m for m in shared if isinstance(m, nn.BatchNorm2d)]
+        # The shared part's batch norms, (name, module), found once: swapped on every forward.
+        shared = {id(m) for m in [*self.trunk.blocks[split:].modules(), *self.trunk.head.modules()]}
+        self._norms = tuple(
+            (name, m) for name, m in self.named_modules() if id(m) in shared and isinstance(m, nn.BatchNorm2d)
+        )
+        for _, bn in self._norms:  # the low branch's own running statistics
+            for low, stat in zip(LOW_STATS, SHARED_STATS, strict=True):
+                bn.register_buffer(low, getattr(bn, stat).clone())
 
     @contextlib.contextmanager
     def _low_statistics(self):
         """Swap the low branch's running statistics in for the shared part."""
 
         def swap():
-            for bn in self._shared_norms():
+            for _, bn in self._norms:
                 b = bn._buffers
                 for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
                     b[low], b[shared] = b[shared], b[low]
@@ -154,12 +154,11 @@ class EFCSR(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # Checkpoints from before the per-branch statistics: both branches start from the
         # shared ones (training re-estimates the low branch's within an epoch).
-        for name, module in self.named_modules():
-            if module in self._shared_norms():
-                for low, shared in zip(LOW_STATS, SHARED_STATS, strict=True):
-                    key = f"{prefix}{name}.{low}"
-                    if key not in state_dict and f"{prefix}{name}.{shared}" in state_dict:
-                        state_dict[key] = state_dict[f"{prefix}{name}.{shared}"].clone()
+        for name, _ in self._norms:
+            for low, stat in zip(LOW_STATS, SHARED_STATS, strict=True):
+                key = f"{prefix}{name}.{low}"
+                if key not in state_dict and f"{prefix}{name}.{stat}" in state_dict:
+                    state_dict[key] = state_dict[f"{prefix}{name}.{stat}"].clone()
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _high(self, f: torch.Tensor) -> torch.Tensor:

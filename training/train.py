@@ -204,8 +204,9 @@ class Batcher:
         return out
 
 
-def load_teacher(args, images: np.ndarray):
-    """(teacher model in eval mode, its clean 48 px inputs [N, S, S] uint8), or (None, None)."""
+def load_teacher(args, images: np.ndarray, train: np.ndarray):
+    """(teacher model in eval mode, its clean 48 px inputs [N, S, S] uint8), or (None, None).
+    The inputs are the cached 48 px protocol in `train` when 48 is a training resolution."""
     if args.teacher is None:
         return None, None
     state = torch.load(args.teacher, weights_only=False, map_location="cpu")
@@ -217,6 +218,8 @@ def load_teacher(args, images: np.ndarray):
     teacher.eval()
     for param in teacher.parameters():
         param.requires_grad_(False)
+    if 48 in args.resolutions:
+        return teacher, train[args.resolutions.index(48)]
     return teacher, ferplus.degrade_all(images, 48, args.input_size)
 
 
@@ -261,7 +264,7 @@ def main(argv=None):
         votes = np.concatenate([votes, vvotes])
     targets, keep = build_targets(votes, args.labels, args.pdls_alpha)
     train, images, targets = train[:, keep], images[keep], torch.from_numpy(targets[keep])
-    teacher, teacher_clean = load_teacher(args, images)
+    teacher, teacher_clean = load_teacher(args, images, train)
     n = train.shape[1]
     # Class prior of the training targets, for logit adjustment.
     log_prior = torch.log(targets.mean(0).clamp_min(1e-4))
