@@ -12,7 +12,10 @@ so the exported logits are balanced across classes. --teacher distils a trained 
 that sees the same face clean at 48 px (same flip, shift, rotation and erasing) into
 the student that sees it degraded (Hinton et al. 2015: loss = (1 - w) * CE(target) +
 w * T^2 * KL(teacher_T || student_T)). Checkpoints every epoch;
---resume continues a run.
+--resume continues a run. --device runs the network on a GPU when one is there; the
+data, augmentation and random draws stay on the CPU, so a run draws the same faces and
+augmentations on either and a checkpoint resumes on either. --time-limit leaves at an
+epoch boundary before a time slot ends (a lent GPU machine's 10-minute command).
 --arch picks the network: efc (seed 000, the default), or a seed option of issue 15
 (training/seeds.py): efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003).
 
@@ -75,6 +78,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--stop-after", type=int, default=0, help="leave after N epochs of this invocation (resume later)")
+    p.add_argument("--time-limit", type=float, default=0, help="leave before an epoch would end after S seconds (0: off)")
+    p.add_argument("--device", default="auto", help="auto (a GPU when there is one), cpu, cuda, cuda:1, ...")
     return p.parse_args(argv)
 
 
@@ -144,12 +149,22 @@ def augment(x: torch.Tensor, gen: torch.Generator, max_deg: float = 0.0, erase: 
     return x
 
 
+def model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def cpu_state(model) -> dict:
+    """The model's weights on the CPU: checkpoints load on any machine."""
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+
+
 @torch.no_grad()
 def predict(model, faces: np.ndarray) -> np.ndarray:
     """Arg-max class of [N, S, S] uint8 faces."""
     model.eval()
+    device = model_device(model)
     x = torch.from_numpy(faces).float().div_(255).unsqueeze(1)
-    pred = torch.cat([model(chunk, logits=True).argmax(1) for chunk in x.split(1024)]).numpy()
+    pred = torch.cat([model(chunk.to(device), logits=True).argmax(1).cpu() for chunk in x.split(1024)]).numpy()
     model.train()
     return pred
 
@@ -204,7 +219,7 @@ class Batcher:
         return out
 
 
-def load_teacher(args, images: np.ndarray, train: np.ndarray):
+def load_teacher(args, images: np.ndarray, train: np.ndarray, device: torch.device):
     """(teacher model in eval mode, its clean 48 px inputs [N, S, S] uint8), or (None, None).
     The inputs are the cached 48 px protocol in `train` when 48 is a training resolution."""
     if args.teacher is None:
@@ -215,7 +230,7 @@ def load_teacher(args, images: np.ndarray, train: np.ndarray):
         raise SystemExit(f"{args.teacher}: input size {config.get('input_size')} differs from --input-size {args.input_size}")
     teacher = seeds.build(seeds.arch_of(config), num_classes=len(ferplus.EMOTIONS))
     teacher.load_state_dict(state["model"])
-    teacher.eval()
+    teacher.to(device).eval()
     for param in teacher.parameters():
         param.requires_grad_(False)
     if 48 in args.resolutions:
@@ -243,8 +258,17 @@ def robust_valid(images: np.ndarray, resolution: int, size: int) -> dict[str, np
     return out
 
 
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
 def main(argv=None):
+    started = time.time()
     args = parse_args(argv)
+    device = pick_device(args.device)
+    torch.backends.cudnn.benchmark = True  # fixed input shapes: cuDNN's fastest kernels (no effect on the CPU)
     if args.threads:
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -264,7 +288,7 @@ def main(argv=None):
         votes = np.concatenate([votes, vvotes])
     targets, keep = build_targets(votes, args.labels, args.pdls_alpha)
     train, images, targets = train[:, keep], images[keep], torch.from_numpy(targets[keep])
-    teacher, teacher_clean = load_teacher(args, images, train)
+    teacher, teacher_clean = load_teacher(args, images, train, device)
     n = train.shape[1]
     # Class prior of the training targets, for logit adjustment.
     log_prior = torch.log(targets.mean(0).clamp_min(1e-4))
@@ -283,6 +307,7 @@ def main(argv=None):
     model = seeds.build(args.arch, num_classes=len(ferplus.EMOTIONS))
     if args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False, map_location="cpu")["model"])
+    model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, n // args.batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(
@@ -291,12 +316,12 @@ def main(argv=None):
     start_epoch, best = 0, -1.0
     last_path = args.out / "last.pt"
     if args.resume and last_path.exists():
-        state = torch.load(last_path, weights_only=False)
+        state = torch.load(last_path, weights_only=False, map_location="cpu")
         resumed_arch = seeds.arch_of(state.get("config", {}))
         if resumed_arch != args.arch:
             raise SystemExit(f"{last_path} is a {resumed_arch} run; resume it with --arch {resumed_arch}")
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+        opt.load_state_dict(state["opt"])  # moves its moments to the parameters' device
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
@@ -306,30 +331,35 @@ def main(argv=None):
         print(f"resumed at epoch {start_epoch}, best {best:.4f}", flush=True)
 
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    print(f"training on {device}", flush=True)
     (args.out / "config.json").write_text(json.dumps(config, indent=2))
     log = open(args.out / "log.jsonl", "a")  # noqa: SIM115 (appended to across the whole loop)
     res_count = len(args.resolutions)
+    longest = 0.0  # the longest epoch of this invocation, for --time-limit
     for epoch in range(start_epoch, args.epochs):
+        if args.time_limit and time.time() - started + longest > args.time_limit:
+            print(f"time limit: leaving before epoch {epoch} (resume with --resume)", flush=True)
+            break
         t0 = time.time()
         order = torch.randperm(n, generator=gen)
-        total = 0.0
+        total = torch.zeros((), device=device)  # summed on the device: no sync per step, the GPU runs ahead
         for step in range(steps_per_epoch):
             idx = order[step * args.batch : (step + 1) * args.batch]
             ridx = torch.randint(0, res_count, (len(idx),), generator=gen)
             x = torch.from_numpy(batcher(idx.numpy(), ridx.numpy())).float().div_(255).unsqueeze(1)
             if teacher is not None:  # one augmentation for both views: stacked as channels
                 clean = torch.from_numpy(teacher_clean[idx.numpy()]).float().div_(255).unsqueeze(1)
-                x, clean = augment(torch.cat([x, clean], 1), gen, args.affine, args.erase).split(1, 1)
+                x, clean = augment(torch.cat([x, clean], 1), gen, args.affine, args.erase).to(device).split(1, 1)
             else:
-                x = augment(x, gen, args.affine, args.erase)
-            target = targets[idx]
+                x = augment(x, gen, args.affine, args.erase).to(device)
+            target = targets[idx].to(device)
             if hasattr(model, "training_logits"):  # efc_rvn: every crop learns the face's target
                 logits = model.training_logits(x)
                 target = target[:, None]
             else:
                 logits = model(x, logits=True)
             if args.logit_adjust:
-                logits = logits + args.logit_adjust * log_prior
+                logits = logits + args.logit_adjust * log_prior.to(device)
             loss = -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
             if teacher is not None:
                 loss = (1 - args.distill_weight) * loss + args.distill_weight * distillation(
@@ -339,17 +369,18 @@ def main(argv=None):
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item()
+            total += loss.detach()
         acc = accuracy_by_resolution(model, valid, valid_labels, monitor)
         score = float(np.mean([acc[r] for r in args.select]))
         i20 = monitor.index(20) if 20 in monitor else len(monitor) - 1
         entry = {
             "epoch": epoch,
-            "loss": total / steps_per_epoch,
+            "loss": total.item() / steps_per_epoch,
             "valid_majority": acc,
             "valid_mean_class_20": mean_class_accuracy(predict(model, valid[i20][valid_keep]), valid_labels[valid_keep]),
             "select_score": score,
             "seconds": time.time() - t0,
+            "device": device.type,
         }
         if robust and ((epoch + 1) % args.robust_every == 0 or epoch + 1 == args.epochs):
             labels = valid_labels[valid_keep]
@@ -359,10 +390,10 @@ def main(argv=None):
         log.flush()
         if score > best:
             best = score
-            torch.save({"model": model.state_dict(), "epoch": epoch, "valid": acc, "config": config}, args.out / "best.pt")
+            torch.save({"model": cpu_state(model), "epoch": epoch, "valid": acc, "config": config}, args.out / "best.pt")
         torch.save(
             {
-                "model": model.state_dict(),
+                "model": cpu_state(model),
                 "opt": opt.state_dict(),
                 "sched": sched.state_dict(),
                 "gen": gen.get_state(),
@@ -374,6 +405,7 @@ def main(argv=None):
             },
             last_path,
         )
+        longest = max(longest, time.time() - t0)
         if args.stop_after and epoch + 1 - start_epoch >= args.stop_after:
             break
     log.close()

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "training"))
@@ -61,9 +62,15 @@ def test_resume_continues_from_the_last_epoch(tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--batch", "64", "--epochs", "2"]
     train.main(args + ["--stop-after", "1"])
+    # A time slot already spent (a lent GPU's 10 minutes): leaves before the next epoch.
+    train.main(args + ["--resume", "--time-limit", "1e-3"])
+    assert len((out / "log.jsonl").read_text().splitlines()) == 1
     train.main(args + ["--resume"])
     epochs = [json.loads(line)["epoch"] for line in (out / "log.jsonl").read_text().splitlines()]
     assert epochs == [0, 1]
+    # Checkpoints hold CPU tensors whatever --device trained them: they resume anywhere.
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert all(v.device.type == "cpu" for v in state["model"].values())
 
 
 def test_calibration_balances_rare_classes_and_fixes_overconfidence():
