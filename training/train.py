@@ -153,9 +153,16 @@ def model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
-def cpu_state(model) -> dict:
-    """The model's weights on the CPU: checkpoints load on any machine."""
-    return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+def on_cpu(state):
+    """A state dict (nested dicts, lists) with its tensors on the CPU: checkpoints load on
+    any machine, with or without a GPU."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {k: on_cpu(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(on_cpu(v) for v in state)
+    return state
 
 
 @torch.no_grad()
@@ -390,11 +397,11 @@ def main(argv=None):
         log.flush()
         if score > best:
             best = score
-            torch.save({"model": cpu_state(model), "epoch": epoch, "valid": acc, "config": config}, args.out / "best.pt")
+            torch.save({"model": on_cpu(model.state_dict()), "epoch": epoch, "valid": acc, "config": config}, args.out / "best.pt")
         torch.save(
             {
-                "model": cpu_state(model),
-                "opt": opt.state_dict(),
+                "model": on_cpu(model.state_dict()),
+                "opt": on_cpu(opt.state_dict()),
                 "sched": sched.state_dict(),
                 "gen": gen.get_state(),
                 "torch_rng": torch.get_rng_state(),

@@ -71,6 +71,7 @@ def test_resume_continues_from_the_last_epoch(tmp_path):
     # Checkpoints hold CPU tensors whatever --device trained them: they resume anywhere.
     state = torch.load(out / "last.pt", weights_only=False)
     assert all(v.device.type == "cpu" for v in state["model"].values())
+    assert all(v.device.type == "cpu" for moments in state["opt"]["state"].values() for v in moments.values())
 
 
 def test_calibration_balances_rare_classes_and_fixes_overconfidence():
