@@ -31,6 +31,13 @@ run efc_all_s32 --epochs 150 --weight-decay 0.02 --threads 1
 # trains (and resumes) it; it is exported once its 150 epochs are done and it wins on Valid.
 if [ "${1:-all}" = efc_all_kd ]; then
   run efc_all_kd_s32 --epochs 150 --weight-decay 0.02 --threads 1 --teacher "$RUNS/efc_all_s32/best.pt"
+  # Once its 150 epochs are done (a time-boxed slot may leave earlier): exported as a candidate (role
+  # "candidate": the node does not load it), calibrated like the default, evaluated on Test.
+  finished efc_all_kd_s32 150 || exit 0
+  "$PY" training/export.py "$RUNS/efc_all_kd_s32/best.pt" models/efc_all_kd_s32.onnx --data "$DATA" --role candidate
+  "$PY" training/calibrate.py models/efc_all_kd_s32.onnx --data "$DATA"
+  scripts/env.sh cargo run --release --bin ferplus_eval -- --model efc_all_kd_s32.onnx --data "$DATA" \
+    --robustness 20,10,5 --json models/efc_all_kd_s32.eval.json
   exit 0
 fi
 run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
