@@ -83,6 +83,21 @@ impl Manifest {
             .with_context(|| format!("model '{file}' is not listed in {MANIFEST_FILE}"))
     }
 
+    /// The general emotion classifier: the one model with role "classifier" (the
+    /// node's model with routing off, and the evaluators' default).
+    pub fn classifier(&self) -> anyhow::Result<&str> {
+        let mut found = self.models.iter().filter(|(_, e)| e.role == "classifier");
+        match (found.next(), found.next()) {
+            (Some((name, _)), None) => Ok(name),
+            _ => {
+                bail!(
+                "{MANIFEST_FILE} must list exactly one model with role \"classifier\", found {}",
+                self.models.values().filter(|e| e.role == "classifier").count()
+            )
+            }
+        }
+    }
+
     /// The file of `base`'s variant at `precision` ("fp32" is `base` itself).
     /// A variant made from another version of `base` (its recorded sha256
     /// differs) is refused: its accuracy was measured on a model no longer here.
@@ -279,6 +294,30 @@ mod tests {
         assert!(stale.contains("older 'm.onnx'"), "{stale}");
         let missing = format!("{:#}", manifest.variant("x.onnx", "int8").unwrap_err());
         assert!(missing.contains("not listed"), "{missing}");
+    }
+
+    #[test]
+    fn the_classifier_is_the_one_model_with_that_role() {
+        let parse = |json: &str| serde_json::from_str::<Manifest>(json).unwrap();
+        let one = parse(
+            r#"{"models": {"old.onnx": {"sha256": "aa", "role": "candidate"},
+                           "new.onnx": {"sha256": "bb", "role": "classifier"}}}"#,
+        );
+        assert_eq!(one.classifier().unwrap(), "new.onnx");
+        for (json, found) in [
+            (
+                r#"{"models": {"a.onnx": {"sha256": "aa", "role": "expert"}}}"#,
+                "found 0",
+            ),
+            (
+                r#"{"models": {"a.onnx": {"sha256": "aa", "role": "classifier"},
+                               "b.onnx": {"sha256": "bb", "role": "classifier"}}}"#,
+                "found 2",
+            ),
+        ] {
+            let err = format!("{:#}", parse(json).classifier().unwrap_err());
+            assert!(err.contains("exactly one") && err.contains(found), "{err}");
+        }
     }
 
     #[test]

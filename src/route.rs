@@ -12,7 +12,7 @@
 //! they serve (routes 1.. in ascending `face_px` order), and for learned routing
 //! one `resolution_recogniser` whose K outputs are the experts in that order.
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use image::GrayImage;
 
 use crate::classify::{EmotionClassifier, FaceModel};
@@ -117,14 +117,9 @@ impl ClassifierBank {
     pub fn new(store: &ModelStore, cfg: &ClassifierConfig) -> anyhow::Result<(Self, Policy)> {
         let manifest = store.manifest();
         let models_dir = store.dir();
-        let general = by_role(manifest, "classifier");
-        let [(general, _)] = general.as_slice() else {
-            bail!(
-                "{}/manifest.json must list exactly one model with role \"classifier\", found {}",
-                models_dir.display(),
-                general.len()
-            );
-        };
+        let general = manifest
+            .classifier()
+            .with_context(|| format!("models_dir '{}'", models_dir.display()))?;
         let precision = cfg.precision.as_str();
         let general = manifest.variant(general, precision)?;
         let mut bank = Self {

@@ -1,7 +1,7 @@
-//! The committed classifier keeps the accuracy its model card claims: FER+ Test at
-//! 20 px (majority rule, 3,137 images) re-measured on the Rust inference path must
-//! stay within one point of the figure recorded by the evaluator in
-//! models/efc_all_s32.eval.json (the model card's source).
+//! The committed classifier (the manifest's role "classifier") keeps the accuracy its
+//! model card claims: FER+ Test at 20 px (majority rule, 3,137 images) re-measured on
+//! the Rust inference path must stay within one point of the figure recorded by the
+//! evaluator in models/<classifier>.eval.json (the model card's source).
 //!
 //! Needs ../shared/data/ferplus.tar.gz (LOWRES_FER_SHARED overrides ../shared) and
 //! ONNX Runtime ($ORT_DYLIB_PATH, set by scripts/env.sh). Fails, never skips.
@@ -13,8 +13,6 @@ use lowres_fer::config::ClassifierConfig;
 use lowres_fer::ferplus::{self, LabelRule};
 use lowres_fer::models::ModelStore;
 use lowres_fer::runtime;
-
-const MODEL: &str = "efc_all_s32.onnx";
 
 /// FER+ Test accuracy at 20 px (majority rule) of a model in `models`.
 fn test_accuracy_at_20px(models: &std::path::Path, model: &str) -> f64 {
@@ -41,6 +39,13 @@ fn test_accuracy_at_20px(models: &std::path::Path, model: &str) -> f64 {
     scores.accuracy
 }
 
+/// The manifest's classifier (the node's default) and the manifest.
+fn committed_classifier(models: &std::path::Path) -> (String, lowres_fer::models::Manifest) {
+    let manifest = lowres_fer::models::Manifest::load(models).expect("manifest");
+    let name = manifest.classifier().expect("one classifier").to_owned();
+    (name, manifest)
+}
+
 fn shared() -> PathBuf {
     std::env::var_os("LOWRES_FER_SHARED")
         .map(PathBuf::from)
@@ -50,9 +55,11 @@ fn shared() -> PathBuf {
 #[test]
 fn committed_model_holds_its_model_card_accuracy_at_20px() {
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let (model, _) = committed_classifier(&models);
+    let record = models.join(model.replace(".onnx", ".eval.json"));
     let card: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(models.join("efc_all_s32.eval.json"))
-            .expect("evaluation record committed"),
+        &std::fs::read_to_string(&record)
+            .unwrap_or_else(|e| panic!("evaluation record {} committed: {e}", record.display())),
     )
     .expect("valid JSON");
     let recorded = card["scores"]
@@ -63,7 +70,7 @@ fn committed_model_holds_its_model_card_accuracy_at_20px() {
         .and_then(|s| s["accuracy"].as_f64())
         .expect("R=20 majority accuracy recorded");
 
-    let accuracy = test_accuracy_at_20px(&models, MODEL);
+    let accuracy = test_accuracy_at_20px(&models, &model);
     eprintln!("FER+ Test R=20 majority: {accuracy:.4} (model card {recorded:.4})");
     assert!(
         accuracy >= recorded - 0.01,
@@ -77,11 +84,11 @@ fn committed_model_holds_its_model_card_accuracy_at_20px() {
 #[test]
 fn precision_variants_stay_close_to_the_fp32_model() {
     let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    let manifest = lowres_fer::models::Manifest::load(&models).expect("manifest");
-    let fp32 = test_accuracy_at_20px(&models, MODEL);
+    let (model, manifest) = committed_classifier(&models);
+    let fp32 = test_accuracy_at_20px(&models, &model);
     for (precision, max_loss) in [("int8", 0.015), ("fp16", 0.003)] {
         let file = manifest
-            .variant(MODEL, precision)
+            .variant(&model, precision)
             .expect("variant committed and made from the committed model");
         let acc = test_accuracy_at_20px(&models, file);
         eprintln!("FER+ Test R=20 majority: {file} {acc:.4} vs fp32 {fp32:.4}");

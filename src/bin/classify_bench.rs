@@ -2,7 +2,9 @@
 //! input, on the committed EFC model through the same ort path the node uses.
 //! Compare with the EFC paper's 290 faces/s (i7-6700T); target >= 3,000 at batch 1.
 //!
-//!     classify_bench [--models-dir models] [--model efc_all_s32.onnx] [--seconds 3]
+//!     classify_bench [--models-dir models] [--model FILE.onnx] [--seconds 3]
+//!
+//! Without --model: the manifest's classifier (role "classifier", the node's default).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,20 +18,24 @@ use ort::value::TensorRef;
 
 fn main() -> anyhow::Result<()> {
     let mut models_dir = PathBuf::from("models");
-    let mut model = String::from("efc_all_s32.onnx");
+    let mut model = None;
     let mut seconds = 3.0f64;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--models-dir" => models_dir = value.into(),
-            "--model" => model = value,
+            "--model" => model = Some(value),
             "--seconds" => seconds = value.parse().context("--seconds")?,
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
     let env = runtime::environment(None)?;
     let store = ModelStore::open(&env, &models_dir)?;
+    let model = match model {
+        Some(m) => m,
+        None => store.manifest().classifier()?.to_owned(),
+    };
     let opts = session_options(&ClassifierConfig {
         threads: 1,
         execution_provider: ExecutionProvider::Cpu,

@@ -1,6 +1,6 @@
 //! FER+ evaluator on the node's own inference path (ort + the Pillow-exact protocol).
 //!
-//!     ferplus_eval [--model efc_all_s32.onnx] [--models-dir models]
+//!     ferplus_eval [--model FILE.onnx] [--models-dir models]
 //!                  [--data ../shared/data/ferplus.tar.gz] [--resolutions 48,32,20,15,10,8,5]
 //!                  [--threads 1] [--json out.json] [--robustness 20,10,5]
 //!
@@ -8,7 +8,8 @@
 //! 3,545), overall accuracy, mean class accuracy, per-class recall and the count, and
 //! the expected calibration error of the top-class confidence (majority rule).
 //! `--robustness` adds a table: majority accuracy at each listed resolution under each
-//! camera degradation of src/degrade.rs, next to the clean protocol.
+//! camera degradation of src/degrade.rs, next to the clean protocol. Without --model it
+//! evaluates the manifest's classifier (role "classifier", the node's default).
 
 use std::path::PathBuf;
 
@@ -21,6 +22,7 @@ use lowres_fer::models::ModelStore;
 use lowres_fer::runtime;
 
 struct Args {
+    /// Empty: the manifest's classifier.
     model: String,
     models_dir: PathBuf,
     data: PathBuf,
@@ -47,7 +49,7 @@ fn resolution_list(text: &str) -> anyhow::Result<Vec<u32>> {
 
 fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
-        model: "efc_all_s32.onnx".into(),
+        model: String::new(),
         models_dir: PathBuf::from("models"),
         data: PathBuf::from("../shared/data/ferplus.tar.gz"),
         resolutions: ferplus::RESOLUTIONS.to_vec(),
@@ -77,9 +79,12 @@ fn parse_args() -> anyhow::Result<Args> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
+    let mut args = parse_args()?;
     let env = runtime::environment(None)?;
     let store = ModelStore::open(&env, &args.models_dir)?;
+    if args.model.is_empty() {
+        args.model = store.manifest().classifier()?.to_owned();
+    }
     let cfg = ClassifierConfig {
         threads: args.threads,
         ..Default::default()

@@ -1,7 +1,9 @@
 """End-to-end tests of lowres_fer_node on a real ROS 2 graph (see conftest.py)."""
 
+import json
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -276,6 +278,13 @@ def test_params_file_values_are_applied(graph, tmp_path):
     assert all(face.top_label == "" and max(face.probabilities) == 0.0 for face in msg.faces)
 
 
+def manifest_classifier() -> str:
+    """File name of the node's default classifier (the manifest's role "classifier")."""
+    models = json.loads((Path(__file__).resolve().parents[2] / "models/manifest.json").read_text())["models"]
+    (name,) = [name for name, entry in models.items() if entry["role"] == "classifier"]
+    return name
+
+
 def test_library_messages_reach_the_ros_logger(graph):
     # Both the detector and the classifiers ask for CUDA, which this ONNX Runtime
     # build lacks: the library's fallback warning (a `log` record) must come out
@@ -285,4 +294,4 @@ def test_library_messages_reach_the_ros_logger(graph):
     assert len(msg.faces) > 0
     lines = [line for line in proc.output().splitlines() if "falling back to cpu" in line]
     assert any("[WARN]" in line and "blazeface_back_256.onnx" in line for line in lines), proc.output()
-    assert any("[WARN]" in line and "efc_all_s32.onnx" in line for line in lines), proc.output()
+    assert any("[WARN]" in line and manifest_classifier() in line for line in lines), proc.output()
