@@ -86,15 +86,18 @@ impl Manifest {
     /// The general emotion classifier: the one model with role "classifier" (the
     /// node's model with routing off, and the evaluators' default).
     pub fn classifier(&self) -> anyhow::Result<&str> {
-        let mut found = self.models.iter().filter(|(_, e)| e.role == "classifier");
-        match (found.next(), found.next()) {
-            (Some((name, _)), None) => Ok(name),
-            _ => {
-                bail!(
+        let found: Vec<&String> = self
+            .models
+            .iter()
+            .filter(|(_, e)| e.role == "classifier")
+            .map(|(name, _)| name)
+            .collect();
+        match found.as_slice() {
+            [name] => Ok(name.as_str()),
+            _ => bail!(
                 "{MANIFEST_FILE} must list exactly one model with role \"classifier\", found {}",
-                self.models.values().filter(|e| e.role == "classifier").count()
-            )
-            }
+                found.len()
+            ),
         }
     }
 
