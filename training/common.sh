@@ -24,3 +24,11 @@ run() { # name, then train.py arguments; skips a finished run, resumes an interr
   # shellcheck disable=SC2086 # LOWRES_FER_TRAIN_ARGS is a list of words
   "$PY" training/train.py --data "$DATA" --out "$RUNS/$name" --resume "$@" ${LOWRES_FER_TRAIN_ARGS:-}
 }
+evaluate_candidate() { # name: export its best.pt as a candidate (role "candidate": the node does
+  # not load it), fit its class balance and temperature on Valid, evaluate it on Test (clean and
+  # under the robustness table's degradations) into models/<name>.eval.json
+  "$PY" training/export.py "$RUNS/$1/best.pt" "models/$1.onnx" --data "$DATA" --role candidate
+  "$PY" training/calibrate.py "models/$1.onnx" --data "$DATA"
+  scripts/env.sh cargo run --release --bin ferplus_eval -- --model "$1.onnx" --data "$DATA" \
+    --robustness 20,10,5 --json "models/$1.eval.json"
+}

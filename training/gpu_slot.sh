@@ -2,12 +2,13 @@
 # One time-boxed slot of the long training runs on a lent GPU machine
 # (docs/training-on-a-gpu.md says how a session sends the data and fetches the results):
 #
-#   bash training/gpu_slot.sh SECONDS OUTDIR [RUN...]
+#   bash training/gpu_slot.sh SECONDS OUTDIR RUN...
 #
-# Resumes the runs named (default both: efc_all_kd_s32 = reproduce.sh efc_all_kd,
-# efc_rvn_s32 = reproduce_seeds.sh efc_rvn) side by side, with exactly their recipes: they
-# share the GPU, their data and augmentation run on the machine's CPU cores. Naming one
-# run gives it the whole slot once the other has finished. Each leaves at an epoch boundary before
+# Resumes the runs named side by side, with exactly their recipes: efc_all_kd_s32
+# (reproduce.sh efc_all_kd), efc_all_kd_rvn_s32 (reproduce.sh efc_all_kd_rvn), efc_rvn_s32
+# (reproduce_seeds.sh efc_rvn). They share the GPU and 8 threads; their data and augmentation
+# run on the machine's CPU cores. Name only unfinished runs: a finished one goes on to its
+# export and evaluation, which need the Rust toolchain. Each leaves at an epoch boundary before
 # SECONDS (train.py --time-limit); then their checkpoints and logs go to OUTDIR/<run>/
 # and the consoles to OUTDIR/<run>.log, to be committed where the next session resumes.
 # Needs a Python with the training stack (LOWRES_FER_TRAIN_PY, default python3) and the
@@ -16,7 +17,7 @@ set -uo pipefail
 secs=$1 out=$2
 shift 2
 runs=("$@")
-[ ${#runs[@]} -gt 0 ] || runs=(efc_all_kd_s32 efc_rvn_s32)
+[ ${#runs[@]} -gt 0 ] || { echo "usage: gpu_slot.sh SECONDS OUTDIR RUN..." >&2; exit 2; }
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export LOWRES_FER_TRAIN_PY=${LOWRES_FER_TRAIN_PY:-python3} PYTHONUNBUFFERED=1
 export LOWRES_FER_TRAIN_ARGS="--time-limit $secs --threads $((8 / ${#runs[@]}))"
@@ -28,8 +29,9 @@ mkdir -p "$out"
 for run in "${runs[@]}"; do
   case "$run" in
     efc_all_kd_s32) bash training/reproduce.sh efc_all_kd > "$out/$run.log" 2>&1 & ;;
+    efc_all_kd_rvn_s32) bash training/reproduce.sh efc_all_kd_rvn > "$out/$run.log" 2>&1 & ;;
     efc_rvn_s32) bash training/reproduce_seeds.sh efc_rvn > "$out/$run.log" 2>&1 & ;;
-    *) echo "gpu_slot.sh: unknown run '$run' (efc_all_kd_s32 or efc_rvn_s32)" >&2; exit 2 ;;
+    *) echo "gpu_slot.sh: unknown run '$run' (efc_all_kd_s32, efc_all_kd_rvn_s32 or efc_rvn_s32)" >&2; exit 2 ;;
   esac
 done
 wait
