@@ -298,7 +298,8 @@ def main(argv=None):
     teacher, teacher_clean = load_teacher(args, images, train, device)
     n = train.shape[1]
     # Class prior of the training targets, for logit adjustment.
-    log_prior = torch.log(targets.mean(0).clamp_min(1e-4))
+    log_prior = torch.log(targets.mean(0).clamp_min(1e-4)).to(device)
+    targets = targets.to(device)  # once: a step gathers its batch's rows on the device
 
     vnames_eval, vvotes_eval = ferplus.read_votes(root, "valid")
     valid_images = ferplus.load_images(root, "valid", vnames_eval)
@@ -359,14 +360,14 @@ def main(argv=None):
                 x, clean = augment(torch.cat([x, clean], 1), gen, args.affine, args.erase).to(device).split(1, 1)
             else:
                 x = augment(x, gen, args.affine, args.erase).to(device)
-            target = targets[idx].to(device)
+            target = targets[idx.to(device)]
             if hasattr(model, "training_logits"):  # efc_rvn: every crop learns the face's target
                 logits = model.training_logits(x)
                 target = target[:, None]
             else:
                 logits = model(x, logits=True)
             if args.logit_adjust:
-                logits = logits + args.logit_adjust * log_prior.to(device)
+                logits = logits + args.logit_adjust * log_prior
             loss = -(target * F.log_softmax(logits, dim=-1)).sum(-1).mean()
             if teacher is not None:
                 loss = (1 - args.distill_weight) * loss + args.distill_weight * distillation(
