@@ -33,11 +33,8 @@ case "$step" in all|train|efc_rvn) run efc_rvn_s32 --arch efc_rvn --epochs 150 -
 # others empty.
 for name in efc_rvn_s32 efc_sr_s32; do
   finished "$name" 150 || { echo "$name: not finished ($RUNS/$name/log.jsonl), left out"; continue; }
-  "$PY" training/export.py "$RUNS/$name/best.pt" "models/$name.onnx" --data "$DATA" --role candidate
-  "$PY" training/calibrate.py "models/$name.onnx" --data "$DATA"
+  evaluate_candidate "$name"  # common.sh: export, calibrate, ferplus_eval -> models/<name>.eval.json
   "$PY" training/quantize.py "models/$name.onnx" --data "$DATA"
-  scripts/env.sh cargo run --release --bin ferplus_eval -- --model "$name.onnx" --data "$DATA" \
-    --robustness 20,10,5 --json "models/$name.eval.json"
 done
 # Cost per face on this machine (one thread, batch 1 and 16), the baseline included, then the table.
 for name in efc_all_s32 efc_rvn_s32 efc_sr_s32; do
