@@ -45,6 +45,7 @@ fi
 # resumable like efc_all_kd; best on a GPU (docs/training-on-a-gpu.md), where the teacher's forward
 # pass is cheap.
 if [ "${1:-all}" = efc_all_kd_rvn ]; then
+  finished efc_rvn_s32 150 || { echo "efc_all_kd_rvn needs the finished teacher first: bash training/reproduce_seeds.sh efc_rvn" >&2; exit 1; }
   run efc_all_kd_rvn_s32 --epochs 150 --weight-decay 0.02 --threads 1 --teacher "$RUNS/efc_rvn_s32/best.pt"
   finished efc_all_kd_rvn_s32 150 || exit 0
   evaluate_candidate efc_all_kd_rvn_s32
