@@ -11,7 +11,10 @@ majority labels smoothed towards the class's mean vote distribution (PDLS, seed 
 so the exported logits are balanced across classes. --teacher distils a trained model
 that sees the same face clean at 48 px (same flip, shift, rotation and erasing) into
 the student that sees it degraded (Hinton et al. 2015: loss = (1 - w) * CE(target) +
-w * T^2 * KL(teacher_T || student_T)). Checkpoints every epoch;
+w * T^2 * KL(teacher_T || student_T)). --consistency C adds C * T^2 * KL(model_T(clean) ||
+model_T(degraded)): the model itself, in eval mode and without gradient, on the clean
+48 px view teaches its degraded view, so that a camera's damage changes the prediction
+less (a consistency term, as in AugMix or UDA). Checkpoints every epoch;
 --resume continues a run. --device runs the network on a GPU when one is there; the
 data, augmentation and random draws stay on the CPU, so a run draws the same faces and
 augmentations on either and a checkpoint resumes on either. --time-limit leaves at an
@@ -64,6 +67,12 @@ def parse_args(argv=None):
     p.add_argument("--teacher", type=Path, help="checkpoint of a model to distil from (sees the clean 48 px face)")
     p.add_argument("--distill-weight", type=float, default=0.5, help="w: share of the distillation term in the loss")
     p.add_argument("--distill-temp", type=float, default=2.0, help="T: softmax temperature of the distillation term")
+    p.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        help="C: weight of the clean/degraded consistency term, C * T^2 * KL(model(clean) || model(degraded)) (0: off)",
+    )
     p.add_argument("--realistic", type=float, default=0.5, help="share of faces degraded by a random camera")
     p.add_argument("--affine", type=float, default=10.0, help="max rotation in degrees (scale +-1/100 of it per degree)")
     p.add_argument("--erase", type=float, default=0.25, help="probability of erasing a random rectangle")
@@ -226,11 +235,18 @@ class Batcher:
         return out
 
 
-def load_teacher(args, images: np.ndarray, train: np.ndarray, device: torch.device):
-    """(teacher model in eval mode, its clean 48 px inputs [N, S, S] uint8), or (None, None).
-    The inputs are the cached 48 px protocol in `train` when 48 is a training resolution."""
+def clean_views(args, images: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Every training face clean at 48 px, [N, S, S] uint8: the view the teacher and the
+    consistency term see. The cached 48 px protocol in `train` when 48 is a training resolution."""
+    if 48 in args.resolutions:
+        return train[args.resolutions.index(48)]
+    return ferplus.degrade_all(images, 48, args.input_size)
+
+
+def load_teacher(args, device: torch.device):
+    """The teacher model in eval mode, or None."""
     if args.teacher is None:
-        return None, None
+        return None
     state = torch.load(args.teacher, weights_only=False, map_location="cpu")
     config = state.get("config", {})
     if config.get("input_size", 32) != args.input_size:
@@ -240,9 +256,7 @@ def load_teacher(args, images: np.ndarray, train: np.ndarray, device: torch.devi
     teacher.to(device).eval()
     for param in teacher.parameters():
         param.requires_grad_(False)
-    if 48 in args.resolutions:
-        return teacher, train[args.resolutions.index(48)]
-    return teacher, ferplus.degrade_all(images, 48, args.input_size)
+    return teacher
 
 
 def distillation(teacher, clean: torch.Tensor, logits: torch.Tensor, temp: float) -> torch.Tensor:
@@ -295,7 +309,8 @@ def main(argv=None):
         votes = np.concatenate([votes, vvotes])
     targets, keep = build_targets(votes, args.labels, args.pdls_alpha)
     train, images, targets = train[:, keep], images[keep], torch.from_numpy(targets[keep])
-    teacher, teacher_clean = load_teacher(args, images, train, device)
+    teacher = load_teacher(args, device)
+    clean_48 = clean_views(args, images, train) if teacher is not None or args.consistency else None
     n = train.shape[1]
     # Class prior of the training targets, for logit adjustment.
     log_prior = torch.log(targets.mean(0).clamp_min(1e-4)).to(device)
@@ -355,8 +370,8 @@ def main(argv=None):
             idx = order[step * args.batch : (step + 1) * args.batch]
             ridx = torch.randint(0, res_count, (len(idx),), generator=gen)
             x = torch.from_numpy(batcher(idx.numpy(), ridx.numpy())).float().div_(255).unsqueeze(1)
-            if teacher is not None:  # one augmentation for both views: stacked as channels
-                clean = torch.from_numpy(teacher_clean[idx.numpy()]).float().div_(255).unsqueeze(1)
+            if clean_48 is not None:  # one augmentation for both views: stacked as channels
+                clean = torch.from_numpy(clean_48[idx.numpy()]).float().div_(255).unsqueeze(1)
                 x, clean = augment(torch.cat([x, clean], 1), gen, args.affine, args.erase).to(device).split(1, 1)
             else:
                 x = augment(x, gen, args.affine, args.erase).to(device)
@@ -373,6 +388,12 @@ def main(argv=None):
                 loss = (1 - args.distill_weight) * loss + args.distill_weight * distillation(
                     teacher, clean, logits, args.distill_temp
                 )
+            if args.consistency:
+                # The model as its own teacher: eval mode (running statistics, no dropout), so the
+                # clean view neither moves the batch-norm statistics nor draws dropout masks.
+                model.eval()
+                loss = loss + args.consistency * distillation(model, clean, logits, args.distill_temp)
+                model.train()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -131,6 +131,21 @@ def test_distilled_training_runs_from_a_checkpoint_teacher(tmp_path):
         train.main(base + ["--out", str(tmp_path / "bad"), "--teacher", str(teacher / "best.pt"), "--input-size", "48"])
 
 
+def test_consistency_term_trains_the_degraded_view_towards_the_clean_one(tmp_path):
+    base = ["--data", str(DATA), "--subset", "256", "--batch", "64", "--epochs", "1", "--robust-every", "0", "--threads", "1"]
+    train.main(base + ["--out", str(tmp_path / "plain")])
+    train.main(base + ["--out", str(tmp_path / "consistent"), "--consistency", "1.0"])
+    log = [json.loads(line) for line in (tmp_path / "consistent" / "log.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and np.isfinite(log[0]["loss"])
+    plain = torch.load(tmp_path / "plain" / "last.pt", weights_only=False)["model"]
+    consistent = torch.load(tmp_path / "consistent" / "last.pt", weights_only=False)["model"]
+    # Same seed and batches: only the term's gradient can make the weights differ.
+    assert any(not torch.equal(plain[k], consistent[k]) for k in plain if k.endswith("weight"))
+    # The clean view runs in eval mode, so the batch norms counted the degraded batches only.
+    tracked = [k for k in plain if k.endswith("num_batches_tracked")]
+    assert tracked and all(torch.equal(plain[k], consistent[k]) for k in tracked)
+
+
 def test_recipe_ab_table_renders_every_logged_variant(tmp_path, capsys):
     import render_ab_table
 
