@@ -28,6 +28,7 @@ TABLES = (
             ("ab_kd", "soft + distillation from efc_all_s32 at 48 px (w 0.5, T 2)"),
             ("ab_real", "soft, every face through a random camera (realistic 1.0)"),
             ("ab_cons", "soft + clean/degraded consistency (C 1, T 2)"),
+            ("ab_cons03", "soft + clean/degraded consistency (C 0.3, T 2)"),
         ),
     ),
     (
