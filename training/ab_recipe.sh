@@ -17,6 +17,7 @@
 #   ab_real  soft labels, every face through a random camera (--realistic 1; the recipe's is 0.5)
 #   ab_cons  soft labels + the model's own clean 48 px view teaching its degraded view (--consistency 1)
 #   ab_cons03  the same, lighter (--consistency 0.3)
+#   ab_harsh soft labels, the random camera drawing more nearest sampling and stronger JPEG (--camera harsh)
 # and the 32-48 px routing expert's input size, fine-tuned 5 epochs from efc_all_s32 on 48 and
 # 32 px faces as reproduce.sh fine-tunes the other experts:
 #   ab_e48_in32  32x32 input (every committed model)     ab_e48_in48  48x48 input
@@ -44,5 +45,6 @@ expert ab_e48_in48 48
 ab ab_real --labels soft --realistic 1.0
 ab ab_cons --labels soft --consistency 1.0
 ab ab_cons03 --labels soft --consistency 0.3
+ab ab_harsh --labels soft --camera harsh
 [ "$only" = all ] && "$PY" training/render_ab_table.py "$RUNS"
 exit 0

@@ -29,6 +29,7 @@ TABLES = (
             ("ab_real", "soft, every face through a random camera (realistic 1.0)"),
             ("ab_cons", "soft + clean/degraded consistency (C 1, T 2)"),
             ("ab_cons03", "soft + clean/degraded consistency (C 0.3, T 2)"),
+            ("ab_harsh", "soft, harsher random camera (more nearest sampling, JPEG q10-60)"),
         ),
     ),
     (

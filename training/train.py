@@ -74,6 +74,12 @@ def parse_args(argv=None):
         help="C: weight of the clean/degraded consistency term, C * T^2 * KL(model(clean) || model(degraded)) (0: off)",
     )
     p.add_argument("--realistic", type=float, default=0.5, help="share of faces degraded by a random camera")
+    p.add_argument(
+        "--camera",
+        choices=("default", "harsh"),
+        default="default",
+        help="the random camera's ranges: harsh draws more nearest sampling and stronger JPEG (training/degrade.py)",
+    )
     p.add_argument("--affine", type=float, default=10.0, help="max rotation in degrees (scale +-1/100 of it per degree)")
     p.add_argument("--erase", type=float, default=0.25, help="probability of erasing a random rectangle")
     p.add_argument("--robust-every", type=int, default=5, help="Valid robustness at 10 px every N epochs (0: never)")
@@ -221,16 +227,18 @@ class Batcher:
     """Training inputs for a batch: the cached clean protocol for most faces, a random
     camera (training/degrade.py) for a share `realistic` of them."""
 
-    def __init__(self, clean: np.ndarray, originals: np.ndarray, resolutions, size: int, realistic: float, seed: int):
+    def __init__(
+        self, clean: np.ndarray, originals: np.ndarray, resolutions, size: int, realistic: float, seed: int, harsh: bool = False
+    ):
         self.clean, self.originals, self.resolutions = clean, originals, resolutions
-        self.size, self.realistic = size, realistic
+        self.size, self.realistic, self.harsh = size, realistic, harsh
         self.rng = np.random.default_rng(seed)
 
     def __call__(self, idx: np.ndarray, ridx: np.ndarray) -> np.ndarray:
         out = self.clean[ridx, idx]
         if self.realistic > 0:
             for j in np.flatnonzero(self.rng.random(len(idx)) < self.realistic):
-                spec = degrade.random_spec(self.rng)
+                spec = degrade.random_spec(self.rng, self.harsh)
                 out[j] = degrade.apply(self.originals[idx[j]], self.resolutions[ridx[j]], self.size, spec, self.rng)
         return out
 
@@ -326,7 +334,7 @@ def main(argv=None):
 
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
-    batcher = Batcher(train, images, args.resolutions, args.input_size, args.realistic, args.seed)
+    batcher = Batcher(train, images, args.resolutions, args.input_size, args.realistic, args.seed, args.camera == "harsh")
     model = seeds.build(args.arch, num_classes=len(ferplus.EMOTIONS))
     if args.init:
         model.load_state_dict(torch.load(args.init, weights_only=False, map_location="cpu")["model"])

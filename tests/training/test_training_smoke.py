@@ -19,6 +19,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "training"))
 
+import degrade
 import efc
 import export
 import ferplus
@@ -144,6 +145,20 @@ def test_consistency_term_trains_the_degraded_view_towards_the_clean_one(tmp_pat
     # The clean view runs in eval mode, so the batch norms counted the degraded batches only.
     tracked = [k for k in plain if k.endswith("num_batches_tracked")]
     assert tracked and all(torch.equal(plain[k], consistent[k]) for k in tracked)
+
+
+def test_harsh_camera_draws_more_of_the_costliest_degradations():
+    def draws(harsh):
+        rng = np.random.default_rng(3)
+        specs = [degrade.random_spec(rng, harsh) for _ in range(4000)]
+        nearest = np.mean([s["kernel"] == "nearest" for s in specs])
+        quality = [s["jpeg"] for s in specs if "jpeg" in s]
+        return nearest, len(quality) / len(specs), min(quality), max(quality)
+
+    nearest, jpeg, low, high = draws(False)
+    assert abs(nearest - 0.25) < 0.03 and abs(jpeg - 0.4) < 0.03 and (low, high) == (20, 90)
+    nearest, jpeg, low, high = draws(True)
+    assert abs(nearest - 0.4) < 0.03 and abs(jpeg - 0.6) < 0.03 and (low, high) == (10, 60)
 
 
 def test_recipe_ab_table_renders_every_logged_variant(tmp_path, capsys):
