@@ -188,20 +188,21 @@ def test_overload_keeps_latest_and_bounded_memory(graph):
     t_start = time.monotonic()
     rss = []
     sent = 0
-    got_at = []
+    next_rss = 0.0
     while True:
-        now = time.monotonic()
-        el = now - t_start
+        el = time.monotonic() - t_start
         if el >= 20.0:
             break
-        msg.header.stamp.sec = 1000 + sent // 60
-        msg.header.stamp.nanosec = (sent % 60) * 1000
+        # The stamp is the send time, so an answer says when the frame it
+        # answers was sent, however late this (possibly starved) loop or the
+        # subscriber thread ran.
+        msg.header.stamp.sec = 1000 + int(el)
+        msg.header.stamp.nanosec = int((el % 1.0) * 1e9)
         peer.image_pub.publish(msg)
         sent += 1
-        if sent % 60 == 0:
+        if el >= next_rss:
             rss.append((el, proc.rss_kb()))
-            with peer.lock:
-                got_at.append((el, len(peer.emotions)))
+            next_rss += 1.0
         time.sleep(max(0.0, t_start + sent * period - time.monotonic()))
     assert proc.alive()
     during, _ = peer.latest_diagnostics(timeout=0)  # last period of the run
@@ -217,12 +218,12 @@ def test_overload_keeps_latest_and_bounded_memory(graph):
           f"{during['processed_rate_hz']} Hz, pipeline {during['latency_pipeline_ms']} ms, "
           f"end-to-end {during['latency_end_to_end_ms']} ms (max {during['latency_end_to_end_max_ms']})")
     assert growth_mb < 20, rss
-    # Output kept flowing: the answer count grew during every 5 s quarter.
-    counts = [0] + [n for _, n in got_at]
-    times = [0.0] + [t for t, _ in got_at]
-    for q in range(4):
-        inside = [n for t, n in zip(times, counts) if q * 5 <= t <= (q + 1) * 5 + 0.5]
-        assert len(inside) >= 2 and inside[-1] > inside[0], (q, got_at)
+    # Output kept flowing: frames sent in every 5 s quarter were answered, so
+    # the node neither stalled nor fell behind on a stale backlog.
+    with peer.lock:
+        answered = sorted(m.header.stamp.sec - 1000 + m.header.stamp.nanosec * 1e-9 for m in peer.emotions)
+    per_quarter = [sum(1 for t in answered if q * 5 <= t < (q + 1) * 5) for q in range(4)]
+    assert all(n > 0 for n in per_quarter), (per_quarter, len(answered))
     assert int(kv["frames_processed"]) > 10
     if int(kv["frames_processed"]) < int(kv["frames_received"]):
         assert int(kv["frames_dropped"]) > 0
