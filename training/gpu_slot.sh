@@ -5,12 +5,14 @@
 #   bash training/gpu_slot.sh SECONDS OUTDIR RUN...
 #
 # Resumes the runs named side by side, with exactly their recipes: efc_all_kd_s32
-# (reproduce.sh efc_all_kd), efc_all_kd_rvn_s32 (reproduce.sh efc_all_kd_rvn), efc_rvn_s32
-# (reproduce_seeds.sh efc_rvn). They share the GPU and 8 threads; their data and augmentation
-# run on the machine's CPU cores. Name only unfinished runs: a finished one goes on to its
-# export and evaluation, which need the Rust toolchain. Each leaves at an epoch boundary before
-# SECONDS (train.py --time-limit); then their checkpoints and logs go to OUTDIR/<run>/
-# and the consoles to OUTDIR/<run>.log, to be committed where the next session resumes.
+# (reproduce.sh efc_all_kd), efc_all_kd_rvn_s32 (reproduce.sh efc_all_kd_rvn), teacher_wide_s32
+# (reproduce.sh teacher_wide), efc_all_kd_wide_s32 (reproduce.sh efc_all_kd_wide; needs the
+# finished teacher), efc_rvn_s32 (reproduce_seeds.sh efc_rvn). They share the GPU and 8
+# threads; their data and augmentation run on the machine's CPU cores. Name only unfinished
+# runs: a finished one goes on to its export and evaluation, which need the Rust toolchain.
+# Each leaves at an epoch boundary before SECONDS (train.py --time-limit); then their
+# checkpoints and logs go to OUTDIR/<run>/ and the consoles to OUTDIR/<run>.log, to be
+# committed where the next session resumes.
 # Needs a Python with the training stack (LOWRES_FER_TRAIN_PY, default python3) and the
 # FER+ tarball under LOWRES_FER_SHARED (common.sh).
 set -uo pipefail
@@ -30,8 +32,11 @@ for run in "${runs[@]}"; do
   case "$run" in
     efc_all_kd_s32) bash training/reproduce.sh efc_all_kd > "$out/$run.log" 2>&1 & ;;
     efc_all_kd_rvn_s32) bash training/reproduce.sh efc_all_kd_rvn > "$out/$run.log" 2>&1 & ;;
+    teacher_wide_s32) bash training/reproduce.sh teacher_wide > "$out/$run.log" 2>&1 & ;;
+    efc_all_kd_wide_s32) bash training/reproduce.sh efc_all_kd_wide > "$out/$run.log" 2>&1 & ;;
     efc_rvn_s32) bash training/reproduce_seeds.sh efc_rvn > "$out/$run.log" 2>&1 & ;;
-    *) echo "gpu_slot.sh: unknown run '$run' (efc_all_kd_s32, efc_all_kd_rvn_s32 or efc_rvn_s32)" >&2; exit 2 ;;
+    *) echo "gpu_slot.sh: unknown run '$run' (efc_all_kd_s32, efc_all_kd_rvn_s32, teacher_wide_s32," \
+         "efc_all_kd_wide_s32 or efc_rvn_s32)" >&2; exit 2 ;;
   esac
 done
 wait

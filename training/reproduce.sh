@@ -6,6 +6,8 @@
 #   bash training/reproduce.sh efc_all    # only step 1 (the long run; resumable, safe to interrupt)
 #   bash training/reproduce.sh efc_all_kd # only the distilled variant of step 1 (long, resumable; not the default)
 #   bash training/reproduce.sh efc_all_kd_rvn # the same, distilled from the crop-voting model (long, resumable)
+#   bash training/reproduce.sh teacher_wide   # the larger 48 px teacher (long, resumable; not a node model)
+#   bash training/reproduce.sh efc_all_kd_wide # the student distilled from it (long, resumable)
 #
 # The long run's checkpoints live in training/runs/efc_all_s32/ and are committed
 # (last.pt, best.pt, log.jsonl) so that the next session resumes where this one
@@ -24,33 +26,42 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Recipe (models/MODEL_CARD.md, "Training"): soft vote labels, half the faces through a
 # random camera (training/degrade.py), rotation/scale and erasing, one-cycle schedule.
 # One thread: the run shares a 2-core machine with everything else for many hours.
-run efc_all_s32 --epochs 150 --weight-decay 0.02 --threads 1
+RECIPE=(--epochs 150 --weight-decay 0.02 --threads 1)
+run efc_all_s32 "${RECIPE[@]}"
 [ "${1:-all}" = efc_all ] && exit 0
-# The distilled candidate (issue 9): the same recipe, distilled from efc_all_s32 seeing the clean
-# 48 px face, the winner of training/ab_recipe.sh's 12-epoch Valid A/Bs. Over its 150 epochs it tied
-# with efc_all_s32 on Valid and lost on Test, so it is not the default and not part of `all`
-# (models/MODEL_CARD.md, "Distillation at full budget"); only `bash training/reproduce.sh efc_all_kd`
-# trains (and resumes) it.
-if [ "${1:-all}" = efc_all_kd ]; then
-  run efc_all_kd_s32 --epochs 150 --weight-decay 0.02 --threads 1 --teacher "$RUNS/efc_all_s32/best.pt"
-  # Once its 150 epochs are done (a time-boxed slot may leave earlier): exported as a candidate,
-  # calibrated like the default, evaluated on Test. Only the evaluator's JSON is committed; the ONNX
-  # file and its manifest entry are not.
-  finished efc_all_kd_s32 150 || exit 0
-  evaluate_candidate efc_all_kd_s32
-  exit 0
-fi
-# The same student distilled from a stronger 48 px teacher (issue 9): efc_rvn_s32, the crop-voting
-# seed option (reproduce_seeds.sh), 1.3 points above efc_all_s32 at 48 px on Valid. Long and
-# resumable like efc_all_kd; best on a GPU (docs/training-on-a-gpu.md), where the teacher's forward
-# pass is cheap.
-if [ "${1:-all}" = efc_all_kd_rvn ]; then
-  finished efc_rvn_s32 150 || { echo "efc_all_kd_rvn needs the finished teacher first: bash training/reproduce_seeds.sh efc_rvn" >&2; exit 1; }
-  run efc_all_kd_rvn_s32 --epochs 150 --weight-decay 0.02 --threads 1 --teacher "$RUNS/efc_rvn_s32/best.pt"
-  finished efc_all_kd_rvn_s32 150 || exit 0
-  evaluate_candidate efc_all_kd_rvn_s32
-  exit 0
-fi
+
+distilled() { # student run, teacher run, the command that builds the teacher
+  # efc_all_s32's recipe distilled from the teacher's best.pt, which sees the face clean at 48 px
+  # (issue 9). Once its 150 epochs are done (a time-boxed GPU slot may leave earlier): exported as
+  # a candidate, calibrated like the default, evaluated on Test. Only the evaluator's JSON is
+  # committed; the ONNX file and its manifest entry are not.
+  finished "$2" 150 || { echo "$1 needs its finished teacher $2 first: $3" >&2; exit 1; }
+  run "$1" "${RECIPE[@]}" --teacher "$RUNS/$2/best.pt"
+  finished "$1" 150 || exit 0
+  evaluate_candidate "$1"
+}
+# Candidates for the node's model, not part of `all`: each is trained (and resumed) only by its
+# own command, and becomes the default only if it beats efc_all_s32 on Valid by more than the
+# noise of the last 20 epochs, then on Test (models/MODEL_CARD.md).
+case "${1:-all}" in
+  # Distilled from efc_all_s32 itself, the winner of ab_recipe.sh's 12-epoch A/Bs: over 150 epochs
+  # it tied on Valid and lost on Test ("Distillation at full budget").
+  efc_all_kd) distilled efc_all_kd_s32 efc_all_s32 "bash training/reproduce.sh efc_all"; exit 0 ;;
+  # Distilled from the crop-voting seed option (reproduce_seeds.sh), 1.3 points above efc_all_s32
+  # at 48 px on Valid. Best on a GPU (docs/training-on-a-gpu.md): the teacher's forward pass is
+  # 3.9x the student's.
+  efc_all_kd_rvn) distilled efc_all_kd_rvn_s32 efc_rvn_s32 "bash training/reproduce_seeds.sh efc_rvn"; exit 0 ;;
+  # The larger 48 px teacher: EFC with every width doubled (seeds.py efc_wide), trained on clean
+  # 48 px faces only and selected at 48 px; evaluated like a candidate so its Test figures exist.
+  teacher_wide)
+    run teacher_wide_s32 --arch efc_wide --resolutions 48 --select 48 --realistic 0 --robust-every 0 "${RECIPE[@]}"
+    finished teacher_wide_s32 150 || exit 0
+    evaluate_candidate teacher_wide_s32
+    exit 0 ;;
+  efc_all_kd_wide) distilled efc_all_kd_wide_s32 teacher_wide_s32 "bash training/reproduce.sh teacher_wide"; exit 0 ;;
+  all) ;;
+  *) echo "reproduce.sh: unknown step '$1' (all, efc_all, efc_all_kd, efc_all_kd_rvn, teacher_wide, efc_all_kd_wide)" >&2; exit 2 ;;
+esac
 run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
 # Export (which resets the model's manifest entry), then fit the class balance and the
 # temperature on Valid (training/calibrate.py; the node applies both).

@@ -38,6 +38,11 @@ efc_sr: pyramid with super-resolution (seed 003), kstep = 1, within 2x EFC's
     outputs differ from what was trained (found at epoch 105 of efc_sr_s32: the
     high-resolution branch alone lost ~6 points of Valid accuracy to it). Checkpoints
     without the per-branch statistics load with the shared ones copied to both.
+
+efc_wide: EFC with every width doubled (efc.WIDE_BLOCKS): not a seed option but issue 9's
+    larger teacher, trained on clean 48 px faces only and distilled into the EFC student
+    (reproduce.sh teacher_wide, efc_all_kd_wide). Never the node's model: 3.3x the
+    multiply-adds.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-ARCHS = ("efc", "efc_rvn", "efc_sr")
+ARCHS = ("efc", "efc_rvn", "efc_sr", "efc_wide")
 
 
 class EFCRVN(efc.EFC):
@@ -189,6 +194,8 @@ def build(arch: str = "efc", num_classes: int = 8) -> nn.Module:
         return EFCRVN(num_classes=num_classes)
     if arch == "efc_sr":
         return EFCSR(num_classes=num_classes)
+    if arch == "efc_wide":
+        return efc.EFC(num_classes=num_classes, blocks=efc.WIDE_BLOCKS)
     raise ValueError(f"unknown arch {arch!r} (one of {', '.join(ARCHS)})")
 
 

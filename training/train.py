@@ -56,7 +56,8 @@ def parse_args(argv=None):
         "--arch",
         choices=seeds.ARCHS,
         default="efc",
-        help="efc (seed 000), efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003): training/seeds.py",
+        help="efc (seed 000), efc_rvn (crop voting, seed 002), efc_sr (SR pyramid, seed 003), "
+        "efc_wide (every width doubled: the larger teacher): training/seeds.py",
     )
     p.add_argument("--resolutions", type=lambda s: tuple(int(v) for v in s.split(",")), default=TRAIN_RESOLUTIONS)
     p.add_argument("--select", type=lambda s: tuple(int(v) for v in s.split(",")), default=SELECT_RESOLUTIONS)

@@ -64,6 +64,13 @@ def test_rvn_votes_over_ten_crops_with_efc_weights():
         assert f.shape[2:] == (8, 8) and model.crops(f).shape[-2:] == (6, 6)
 
 
+def test_wide_teacher_doubles_every_width():
+    model = seeds.build("efc_wide")
+    assert [b.dw.in_channels for b in model.blocks] == [2 * b.dw.in_channels for b in efc.EFC().blocks]
+    assert 3 * EFC_PARAMS <= efc.count_parameters(model) <= 3.5 * EFC_PARAMS
+    assert 3 * EFC_MACS <= efc.count_macs(model, 32) <= 3.5 * EFC_MACS
+
+
 def test_sr_front_end_fits_twice_the_efc_budget():
     model = seeds.build("efc_sr").eval()
     sr_params = efc.count_parameters(model.sr)
@@ -107,7 +114,7 @@ def test_sr_branches_keep_their_own_norm_statistics():
     assert torch.equal(fresh.trunk.head[1].low_running_mean, bn.running_mean)
 
 
-@pytest.mark.parametrize("arch", ("efc_rvn", "efc_sr"))
+@pytest.mark.parametrize("arch", ("efc_rvn", "efc_sr", "efc_wide"))
 def test_variant_exports_as_one_graph_with_the_node_io(tmp_path, arch):
     torch.manual_seed(0)
     model = seeds.build(arch).eval()

@@ -120,14 +120,22 @@ def test_distillation_term_vanishes_only_when_the_student_agrees():
 
 
 def test_distilled_training_runs_from_a_checkpoint_teacher(tmp_path):
+    """The larger teacher's recipe (reproduce.sh teacher_wide: wide EFC, clean 48 px faces
+    only), then an EFC student distilled from it: the teacher's arch comes from its checkpoint."""
     teacher = tmp_path / "teacher"
     base = ["--data", str(DATA), "--subset", "256", "--batch", "64", "--epochs", "1", "--robust-every", "0"]
-    train.main(base + ["--out", str(teacher)])
+    train.main(base + ["--out", str(teacher), "--arch", "efc_wide", "--resolutions", "48", "--select", "48",
+                       "--realistic", "0"])
     student = tmp_path / "student"
     train.main(base + ["--out", str(student), "--teacher", str(teacher / "best.pt")])
     log = [json.loads(line) for line in (student / "log.jsonl").read_text().splitlines()]
     assert len(log) == 1 and np.isfinite(log[0]["loss"])
     assert json.loads((student / "config.json").read_text())["teacher"] == str(teacher / "best.pt")
+    args = train.parse_args(base + ["--out", str(student), "--teacher", str(teacher / "best.pt")])
+    loaded = train.load_teacher(args, torch.device("cpu"))
+    assert efc.count_parameters(loaded) > 3 * efc.count_parameters(efc.EFC())
+    student_state = torch.load(student / "best.pt", weights_only=False, map_location="cpu")
+    assert student_state["model"].keys() == efc.EFC().state_dict().keys()
     with pytest.raises(SystemExit, match="input size"):
         train.main(base + ["--out", str(tmp_path / "bad"), "--teacher", str(teacher / "best.pt"), "--input-size", "48"])
 
