@@ -7,9 +7,10 @@
 # Resumes the runs named side by side, with exactly their recipes: efc_all_kd_s32
 # (reproduce.sh efc_all_kd), efc_all_kd_rvn_s32 (reproduce.sh efc_all_kd_rvn), teacher_wide_s32
 # (reproduce.sh teacher_wide), efc_all_kd_wide_s32 (reproduce.sh efc_all_kd_wide; needs the
-# finished teacher), efc_rvn_s32 (reproduce_seeds.sh efc_rvn). They share the GPU and 8
-# threads; their data and augmentation run on the machine's CPU cores. Name only unfinished
-# runs: a finished one goes on to its export and evaluation, which need the Rust toolchain.
+# finished teacher), efc_all_cons_s32 (reproduce.sh efc_all_cons), efc_rvn_s32
+# (reproduce_seeds.sh efc_rvn). They share the GPU and 8 threads; their data and augmentation
+# run on the machine's CPU cores. Name only unfinished runs: a finished one goes on to its
+# export and evaluation, which need the Rust toolchain.
 # Each leaves at an epoch boundary before SECONDS (train.py --time-limit); then their
 # checkpoints and logs go to OUTDIR/<run>/ and the consoles to OUTDIR/<run>.log, to be
 # committed where the next session resumes.
@@ -34,9 +35,10 @@ for run in "${runs[@]}"; do
     efc_all_kd_rvn_s32) bash training/reproduce.sh efc_all_kd_rvn > "$out/$run.log" 2>&1 & ;;
     teacher_wide_s32) bash training/reproduce.sh teacher_wide > "$out/$run.log" 2>&1 & ;;
     efc_all_kd_wide_s32) bash training/reproduce.sh efc_all_kd_wide > "$out/$run.log" 2>&1 & ;;
+    efc_all_cons_s32) bash training/reproduce.sh efc_all_cons > "$out/$run.log" 2>&1 & ;;
     efc_rvn_s32) bash training/reproduce_seeds.sh efc_rvn > "$out/$run.log" 2>&1 & ;;
     *) echo "gpu_slot.sh: unknown run '$run' (efc_all_kd_s32, efc_all_kd_rvn_s32, teacher_wide_s32," \
-         "efc_all_kd_wide_s32 or efc_rvn_s32)" >&2; exit 2 ;;
+         "efc_all_kd_wide_s32, efc_all_cons_s32 or efc_rvn_s32)" >&2; exit 2 ;;
   esac
 done
 wait

@@ -8,6 +8,7 @@
 #   bash training/reproduce.sh efc_all_kd_rvn # the same, distilled from the crop-voting model (long, resumable)
 #   bash training/reproduce.sh teacher_wide   # the larger 48 px teacher (long, resumable; not a node model)
 #   bash training/reproduce.sh efc_all_kd_wide # the student distilled from it (long, resumable)
+#   bash training/reproduce.sh efc_all_cons   # the recipe plus the consistency term at C 0.3 (long, resumable)
 #
 # The long run's checkpoints live in training/runs/efc_all_s32/ and are committed
 # (last.pt, best.pt, log.jsonl) so that the next session resumes where this one
@@ -59,8 +60,16 @@ case "${1:-all}" in
     evaluate_candidate teacher_wide_s32
     exit 0 ;;
   efc_all_kd_wide) distilled efc_all_kd_wide_s32 teacher_wide_s32 "bash training/reproduce.sh teacher_wide"; exit 0 ;;
+  # The clean/degraded consistency term at C 0.3 (+0.8 of selection score in its 12-epoch A/B, not
+  # decisive; distillation's larger 12-epoch lead vanished at 150 epochs): the full schedule settles it.
+  efc_all_cons)
+    run efc_all_cons_s32 "${RECIPE[@]}" --consistency 0.3
+    finished efc_all_cons_s32 150 || exit 0
+    evaluate_candidate efc_all_cons_s32
+    exit 0 ;;
   all) ;;
-  *) echo "reproduce.sh: unknown step '$1' (all, efc_all, efc_all_kd, efc_all_kd_rvn, teacher_wide, efc_all_kd_wide)" >&2; exit 2 ;;
+  *) echo "reproduce.sh: unknown step '$1' (all, efc_all, efc_all_kd, efc_all_kd_rvn, teacher_wide, efc_all_kd_wide," \
+       "efc_all_cons)" >&2; exit 2 ;;
 esac
 run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
 # Export (which resets the model's manifest entry), then fit the class balance and the
