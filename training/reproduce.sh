@@ -31,15 +31,18 @@ RECIPE=(--epochs 150 --weight-decay 0.02 --threads 1)
 run efc_all_s32 "${RECIPE[@]}"
 [ "${1:-all}" = efc_all ] && exit 0
 
-distilled() { # student run, teacher run, the command that builds the teacher
-  # efc_all_s32's recipe distilled from the teacher's best.pt, which sees the face clean at 48 px
-  # (issue 9). Once its 150 epochs are done (a time-boxed GPU slot may leave earlier): exported as
-  # a candidate, calibrated like the default, evaluated on Test. Only the evaluator's JSON is
-  # committed; the ONNX file and its manifest entry are not.
-  finished "$2" 150 || { echo "$1 needs its finished teacher $2 first: $3" >&2; exit 1; }
-  run "$1" "${RECIPE[@]}" --teacher "$RUNS/$2/best.pt"
+candidate() { # run name, then train.py arguments (with RECIPE's 150 epochs)
+  # Trained and resumed; once its 150 epochs are done (a time-boxed GPU slot may leave earlier):
+  # exported as a candidate, calibrated like the default, evaluated on Test. Only the evaluator's
+  # JSON is committed; the ONNX file and its manifest entry are not.
+  run "$@"
   finished "$1" 150 || exit 0
   evaluate_candidate "$1"
+}
+distilled() { # student run, teacher run, the command that builds the teacher
+  # efc_all_s32's recipe distilled from the teacher's best.pt, which sees the face clean at 48 px (issue 9).
+  finished "$2" 150 || { echo "$1 needs its finished teacher $2 first: $3" >&2; exit 1; }
+  candidate "$1" "${RECIPE[@]}" --teacher "$RUNS/$2/best.pt"
 }
 # Candidates for the node's model, not part of `all`: each is trained (and resumed) only by its
 # own command, and becomes the default only if it beats efc_all_s32 on Valid by more than the
@@ -55,18 +58,12 @@ case "${1:-all}" in
   # The larger 48 px teacher: EFC with every width doubled (seeds.py efc_wide), trained on clean
   # 48 px faces only and selected at 48 px; evaluated like a candidate so its Test figures exist.
   teacher_wide)
-    run teacher_wide_s32 --arch efc_wide --resolutions 48 --select 48 --realistic 0 --robust-every 0 "${RECIPE[@]}"
-    finished teacher_wide_s32 150 || exit 0
-    evaluate_candidate teacher_wide_s32
+    candidate teacher_wide_s32 --arch efc_wide --resolutions 48 --select 48 --realistic 0 --robust-every 0 "${RECIPE[@]}"
     exit 0 ;;
   efc_all_kd_wide) distilled efc_all_kd_wide_s32 teacher_wide_s32 "bash training/reproduce.sh teacher_wide"; exit 0 ;;
   # The clean/degraded consistency term at C 0.3 (+0.8 of selection score in its 12-epoch A/B, not
   # decisive; distillation's larger 12-epoch lead vanished at 150 epochs): the full schedule settles it.
-  efc_all_cons)
-    run efc_all_cons_s32 "${RECIPE[@]}" --consistency 0.3
-    finished efc_all_cons_s32 150 || exit 0
-    evaluate_candidate efc_all_cons_s32
-    exit 0 ;;
+  efc_all_cons) candidate efc_all_cons_s32 "${RECIPE[@]}" --consistency 0.3; exit 0 ;;
   all) ;;
   *) echo "reproduce.sh: unknown step '$1' (all, efc_all, efc_all_kd, efc_all_kd_rvn, teacher_wide, efc_all_kd_wide," \
        "efc_all_cons)" >&2; exit 2 ;;
