@@ -5,7 +5,7 @@ Arguments:
                 "compressed" the node reads <camera_topic>/compressed)
   namespace     namespace of the node and its relative topics
   params_file   parameters YAML (default: the installed config/default.yaml)
-  use_sim_time  use /clock (bag playback, simulation)
+  use_sim_time  use /clock (bag playback, simulation): true/True/1 or false/False/0
   fastdds_large_frames
                 "true": load config/fastdds_large_frames.xml (Fast DDS shared
                 memory with 16 MB segments) for this node; the camera driver
@@ -25,6 +25,9 @@ from launch.substitutions import LaunchConfiguration, PythonExpression
 from launch_ros.actions import Node
 
 
+PROFILE_VARIABLES = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+
+
 def generate_launch_description():
     share = get_package_share_directory("lowres_fer")
     camera_topic = LaunchConfiguration("camera_topic")
@@ -39,10 +42,14 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument("use_sim_time", default_value="false"),
             DeclareLaunchArgument("fastdds_large_frames", default_value="false"),
-            SetEnvironmentVariable(
-                "FASTDDS_DEFAULT_PROFILES_FILE",
-                os.path.join(share, "config", "fastdds_large_frames.xml"),
-                condition=IfCondition(LaunchConfiguration("fastdds_large_frames")),
+            # Fast DDS 3 (Kilted) reads FASTDDS_*, Fast DDS 2.x (Humble, Jazzy) FASTRTPS_*.
+            *(
+                SetEnvironmentVariable(
+                    variable,
+                    os.path.join(share, "config", "fastdds_large_frames.xml"),
+                    condition=IfCondition(LaunchConfiguration("fastdds_large_frames")),
+                )
+                for variable in PROFILE_VARIABLES
             ),
             Node(
                 package="lowres_fer",
@@ -53,7 +60,7 @@ def generate_launch_description():
                 emulate_tty=True,
                 parameters=[
                     LaunchConfiguration("params_file"),
-                    {"use_sim_time": PythonExpression(["'", use_sim_time, "' == 'true'"])},
+                    {"use_sim_time": PythonExpression(["'", use_sim_time, "'.lower() in ('true', '1')"])},
                 ],
                 remappings=[
                     ("image", camera_topic),

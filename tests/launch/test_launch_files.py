@@ -19,7 +19,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time", "fastdds_large_frames"}
-PROFILE_VAR = "FASTDDS_DEFAULT_PROFILES_FILE"
+# Fast DDS 3 (Kilted) reads the first, Fast DDS 2.x (Humble, Jazzy) the second.
+PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
+# What a user may type for use_sim_time, and the boolean the node must get.
+SIM_TIME_SPELLINGS = {"true": True, "True": True, "TRUE": True, "1": True,
+                      "false": False, "False": False, "0": False}
 SHARE = "/opt/ws/install/lowres_fer/share/lowres_fer"
 
 
@@ -111,10 +115,31 @@ def test_python_launch_file(py_launch):
     assert set(overrides) == {"use_sim_time"}
     # The Fast DDS profile is opt-in, set before the node starts, and installed.
     assert declared["fastdds_large_frames"] == "false"
-    (env,) = envs
-    assert env.args == (PROFILE_VAR, f"{SHARE}/config/fastdds_large_frames.xml")
-    assert repr(env.kwargs["condition"].args[0]) == "$(var fastdds_large_frames)"
+    assert tuple(env.args[0] for env in envs) == PROFILE_VARS
+    for env in envs:
+        assert env.args[1] == f"{SHARE}/config/fastdds_large_frames.xml"
+        assert repr(env.kwargs["condition"].args[0]) == "$(var fastdds_large_frames)"
     assert (ROOT / "config/fastdds_large_frames.xml").is_file()
+
+
+def test_python_launch_file_reads_every_spelling_of_use_sim_time(py_launch):
+    _, (node,), _ = py_launch
+    expression = node.kwargs["parameters"][1]["use_sim_time"]
+    assert type(expression).__name__ == "PythonExpression"
+    for typed, wanted in SIM_TIME_SPELLINGS.items():
+        # PythonExpression joins its parts, the argument's text in place of the substitution, and evaluates that.
+        text = "".join(typed if isinstance(part, LaunchConfiguration) else part for part in expression.args[0])
+        assert eval(text) is wanted, (typed, text)
+
+
+def test_xml_launch_file_reads_every_spelling_of_use_sim_time():
+    (node,) = xml_launch()[1]
+    (value,) = [p.get("value") for p in node.findall("param") if p.get("name") == "use_sim_time"]
+    m = re.fullmatch(r'\$\(eval "(.*)"\)', value)
+    assert m, value
+    for typed, wanted in SIM_TIME_SPELLINGS.items():
+        text = m.group(1).replace("$(var use_sim_time)", typed)
+        assert eval(text) is wanted, (typed, text)
 
 
 def test_xml_launch_file_matches_the_python_one(py_launch):
@@ -133,11 +158,11 @@ def test_xml_launch_file_matches_the_python_one(py_launch):
     assert remaps == {src: flatten(dst) for src, dst in py_node.kwargs["remappings"]}
     params = node.findall("param")
     assert {p.get("from") for p in params} - {None} == {"$(var params_file)"}
-    assert {p.get("name"): p.get("value") for p in params if p.get("name")} == {"use_sim_time": "$(var use_sim_time)"}
-    (env,) = envs
-    assert env.get("name") == PROFILE_VAR
-    assert env.get("value") == "$(find-pkg-share lowres_fer)/config/fastdds_large_frames.xml"
-    assert env.get("if") == "$(var fastdds_large_frames)"
+    assert {p.get("name") for p in params if p.get("name")} == {"use_sim_time"}
+    assert tuple(env.get("name") for env in envs) == PROFILE_VARS
+    for env in envs:
+        assert env.get("value") == "$(find-pkg-share lowres_fer)/config/fastdds_large_frames.xml"
+        assert env.get("if") == "$(var fastdds_large_frames)"
 
 
 def test_readme_uses_only_declared_arguments_and_documents_the_input_topics():
