@@ -2,7 +2,8 @@
 # The project's test command (README, .ci/run): set-up (idempotent), the core's
 # unit and integration tests (detector, classifier floor on FER+, routing, the
 # fuzz smoke), a short coverage-guided fuzz run, the real-graph tests of the
-# node, the rosbag tools, and the training smoke test.
+# node, the rosbag tools, the training smoke test, and the precision variants on the
+# other CPU kinds (x86 without AVX-512/VNNI, aarch64) under emulation.
 # Fails loudly on anything missing; nothing is skipped.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,3 +41,8 @@ scripts/env.sh python -m pytest -q -p no:cacheprovider tests/bag
 echo "== pytest tests/training (train one epoch, resume, export; needs the training venv)" >&2
 scripts/setup_training.sh
 "${LOWRES_FER_CACHE:-$HOME/.cache/lowres_fer}/train/bin/python" -m pytest -q -p no:cacheprovider tests/training
+
+# The INT8/FP16 variants on the CPU kinds this machine is not (x86 without AVX-512/VNNI,
+# aarch64), under qemu-user: the bound tests/ferplus_floor.rs holds on this CPU.
+echo "== CPU kinds: precision variants under qemu (scripts/cpu_kinds_check.sh)" >&2
+scripts/cpu_kinds_check.sh

@@ -58,7 +58,8 @@ pub enum Routing {
 pub enum Precision {
     /// The exported models.
     Fp32,
-    /// Static QDQ quantisation (int8 weights, uint8 activations): for CPUs.
+    /// Static QDQ quantisation in the data types training/quantize.py chose (uint8
+    /// activations and weights, right on every CPU kind measured): for CPUs.
     Int8,
     /// float16 weights and activations: for GPUs (CUDA, TensorRT).
     Fp16,

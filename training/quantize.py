@@ -1,8 +1,8 @@
 """INT8 and FP16 variants of an exported emotion model (seed 004's optimisations as
 measured options; issue 12). Writes next to the FP32 model:
 
-    models/<name>.int8.onnx  static QDQ quantisation: weights int8 per channel,
-                             activations uint8, ranges calibrated on FER+ Train faces
+    models/<name>.int8.onnx  static QDQ quantisation, weights per channel, in the
+                             data types of --int8-scheme; ranges calibrated on FER+ Train faces
                              through the clean protocol at every resolution the model
                              serves (never Valid or Test)
     models/<name>.fp16.onnx  weights and activations float16, float32 input/output
@@ -65,7 +65,20 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def int8(src: Path, dst: Path, reader: CalibrationDataReader) -> None:
+# INT8 data types: activations x weights. The shipped choice is measured on every CPU kind a
+# robot runs (models/MODEL_CARD.md, "Precision variants"): ONNX Runtime's x86 kernels without
+# VNNI multiply uint8 x int8 with an instruction that saturates, which cost 5 points there.
+SCHEMES = {
+    "u8s8": (QuantType.QUInt8, QuantType.QInt8, False),
+    "u8s8_reduce_range": (QuantType.QUInt8, QuantType.QInt8, True),
+    "u8u8": (QuantType.QUInt8, QuantType.QUInt8, False),
+    "s8s8": (QuantType.QInt8, QuantType.QInt8, False),
+}
+DEFAULT_SCHEME = "u8u8"
+
+
+def int8(src: Path, dst: Path, reader: CalibrationDataReader, scheme: str = DEFAULT_SCHEME) -> None:
+    activation_type, weight_type, reduce_range = SCHEMES[scheme]
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
@@ -75,8 +88,9 @@ def int8(src: Path, dst: Path, reader: CalibrationDataReader) -> None:
             reader,
             quant_format=QuantFormat.QDQ,
             per_channel=True,
-            weight_type=QuantType.QInt8,
-            activation_type=QuantType.QUInt8,
+            reduce_range=reduce_range,
+            weight_type=weight_type,
+            activation_type=activation_type,
         )
 
 
@@ -93,6 +107,8 @@ def main(argv=None):
     p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared/data/ferplus.tar.gz")
     p.add_argument("--precision", default="int8,fp16", help="comma-separated: int8, fp16")
     p.add_argument("--calibration-images", type=int, default=2000, help="FER+ Train faces for the INT8 ranges")
+    p.add_argument("--int8-scheme", choices=sorted(SCHEMES), default=DEFAULT_SCHEME,
+                   help="INT8 activation x weight types (default %(default)s: right on every CPU kind measured)")
     args = p.parse_args(argv)
     manifest_path = args.onnx.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -103,7 +119,7 @@ def main(argv=None):
         if precision == "int8":
             reader = FerplusReader(args.data, resolutions_for(base), base.get("input_size", 32),
                                    args.calibration_images)
-            int8(args.onnx, dst, reader)
+            int8(args.onnx, dst, reader, args.int8_scheme)
         elif precision == "fp16":
             fp16(args.onnx, dst)
         else:
@@ -111,6 +127,8 @@ def main(argv=None):
         entry = {k: v for k, v in base.items() if k in ("input_size", "face_px", "logit_bias", "temperature")}
         entry |= {"role": "variant", "variant_of": args.onnx.name, "variant_of_sha256": base["sha256"],
                   "precision": precision, "sha256": sha256(dst)}
+        if precision == "int8":
+            entry["int8_scheme"] = args.int8_scheme
         manifest["models"][dst.name] = entry
         print(f"{dst}: {dst.stat().st_size / 1024:.0f} KB ({args.onnx.stat().st_size / 1024:.0f} KB fp32)")
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
