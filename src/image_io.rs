@@ -300,7 +300,7 @@ pub fn compressed_to_rgb(
     header.limits(limits.clone());
     let (width, height) = header
         .into_dimensions()
-        .map_err(|e| ImageError::Decode(e.to_string()))?;
+        .map_err(|e| ImageError::Decode(decoder_text(&e)))?;
     check_size(width, height, max_pixels)?;
     match fmt {
         ImageFormat::Jpeg => jpeg_complete(data)?,
@@ -310,7 +310,7 @@ pub fn compressed_to_rgb(
     reader.limits(limits);
     let decoded = reader
         .decode()
-        .map_err(|e| ImageError::Decode(e.to_string()))?;
+        .map_err(|e| ImageError::Decode(decoder_text(&e)))?;
     check_size(decoded.width(), decoded.height(), max_pixels)?;
     match decoded {
         image::DynamicImage::ImageRgb8(img) => *out = img,
@@ -321,6 +321,15 @@ pub fn compressed_to_rgb(
         }
     }
     Ok(())
+}
+
+/// Longest decoder error text kept, in characters.
+const MAX_DECODER_TEXT_CHARS: usize = 200;
+
+/// The decoder's own error text as it goes into an [`ImageError`]: escaped and
+/// bounded like a wire string (zune-jpeg ends its I/O errors with a newline).
+fn decoder_text(e: &image::ImageError) -> String {
+    sanitize::wire_max(e.to_string().trim_end(), MAX_DECODER_TEXT_CHARS)
 }
 
 /// Last index of the two-byte marker `FF m` in `data`.
@@ -651,6 +660,43 @@ mod tests {
         let e =
             compressed_to_rgb("png", &png_claiming(5000, 4000), 20_000_000, &mut out).unwrap_err();
         assert_ne!(e.cause(), "too_many_pixels", "within the budget: {e}");
+    }
+
+    /// The probe's 18-byte JPEG of issue 29: an APP0 segment declaring more
+    /// bytes than follow.
+    fn probe_jpeg() -> Vec<u8> {
+        let mut probe = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00".to_vec();
+        probe.extend_from_slice(&[0; 5]);
+        probe.extend_from_slice(b"\xff\xd9");
+        probe
+    }
+
+    /// Issue 29: the probe's JPEG gave the decoder's text with a raw newline
+    /// in logs and diagnostics. Decoder text in an error is one escaped,
+    /// bounded line.
+    #[test]
+    fn decoder_text_is_one_escaped_line() {
+        let mut out = RgbImage::new(0, 0);
+        let e = compressed_to_rgb("jpeg", &probe_jpeg(), M, &mut out).unwrap_err();
+        assert!(!e.to_string().chars().any(char::is_control), "{e:?}");
+        let io = image::ImageError::IoError(std::io::Error::other(format!(
+            "Not enough bytes, expected 9 but found 7\n\u{1b}[2J{}",
+            "x".repeat(10_000)
+        )));
+        let text = decoder_text(&io);
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("found 7\\n\\u{1b}[2J"), "{text}");
+        assert!(text.len() < 300, "{} bytes", text.len());
+        // A header whose segments are all there but wrong is not "cut".
+        let mut bad_dqt = encode(&textured(), ImageFormat::Jpeg);
+        let dqt = bad_dqt
+            .windows(2)
+            .position(|w| w == [0xFF, 0xDB])
+            .expect("a quantisation table");
+        bad_dqt[dqt + 4] = 0x3F; // precision 3, table 15: invalid
+        let e = compressed_to_rgb("jpeg", &bad_dqt, M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "decode_failed", "{e}");
+        assert!(!e.to_string().chars().any(char::is_control), "{e:?}");
     }
 
     /// Issue 11: wire strings reached logs and /diagnostics raw.

@@ -6,6 +6,7 @@ split a log line, params files that give the node nothing went unnoticed,
 counted as `decode_failed`."""
 
 import io
+import time
 
 import numpy as np
 import pytest
@@ -77,3 +78,23 @@ def test_thin_frames_do_not_keep_memory(graph, transport):
     assert growth_mb < MAX_GROWTH_MB, (
         f"RSS grew {growth_mb:.0f} MB over thin frames ({', '.join(figures)})")
     assert proc.alive()
+
+
+# Issue 29, verbatim: an APP0 segment that declares more bytes than follow.
+PROBE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(5) + b"\xff\xd9"
+
+
+def test_decoder_text_cannot_split_a_log_line(graph):
+    proc, peer = graph(transport="compressed", params=["input.qos:=reliable", "diagnostics_period:=0.2"])
+    peer.publish(as_compressed(PROBE_JPEG, "jpeg", (5, 0)))
+    kv = peer.wait_counter("errors_input_total", 1)
+    assert not any(c in kv["last_error"] for c in "\n\r\0"), repr(kv["last_error"])
+    # The rejection is one log line: it ends with the suppression count.
+    deadline = time.monotonic() + 10
+    while "rejected input image" not in proc.output() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    lines = [line for line in proc.output().splitlines() if "rejected input image" in line]
+    assert lines, proc.output()
+    assert all(line.endswith("similar suppressed]") for line in lines), proc.output()
+    # And the node goes on.
+    peer.publish_until_answered(compressed_msg(load_scene("pexels_group3.jpg", size=(64, 64)), stamp=(6, 0)))
