@@ -269,6 +269,20 @@ impl Param {
         }
     }
 
+    /// `v` as this parameter reads it. rcl parses `-p` values and the node's
+    /// params files as YAML 1.1, where an unquoted `off` is the boolean false
+    /// (`-p detector.tiling:=off` arrives as false): for a choice that has an
+    /// `off`, false is that choice. The bag tool's YAML 1.2 reader gives the
+    /// string; both end up the same here.
+    pub fn normalise(&self, v: Value) -> Value {
+        match (self.kind, v) {
+            (Kind::Choice(names), Value::Bool(false)) if names.contains(&"off") => {
+                Value::Str("off".into())
+            }
+            (_, v) => v,
+        }
+    }
+
     /// One line for `ros2 param describe`.
     pub fn description(&self) -> String {
         let allowed = self.allowed().replace('`', "");
@@ -377,7 +391,7 @@ impl Reader<'_> {
             });
         };
         let v = match self.given.get(name) {
-            Some(v) => v.clone(),
+            Some(v) => p.normalise(v.clone()),
             None => p.default.value(),
         };
         let range = |value: String| InvalidParameter::Range {
@@ -385,15 +399,20 @@ impl Reader<'_> {
             value,
             allowed: p.allowed().replace('`', ""),
         };
-        let wrong = |v: &Value| InvalidParameter::Type {
+        let wrong = |v: &Value| {
+            InvalidParameter::Type {
             name: p.name,
             got: v.type_name(),
-            want: match p.kind {
-                Kind::Bool => "bool",
-                Kind::Int { .. } => "integer",
-                Kind::Double { .. } => "double",
-                Kind::Str | Kind::Choice(_) => "string",
+            want: match (p.kind, v) {
+                (Kind::Bool, _) => "bool",
+                (Kind::Int { .. }, _) => "integer",
+                (Kind::Double { .. }, _) => "double",
+                (Kind::Choice(_), Value::Bool(_)) => {
+                    "string (YAML reads unquoted on/off/yes/no/true/false as booleans: quote the value, -p name:=\"'value'\")"
+                }
+                (Kind::Str | Kind::Choice(_), _) => "string",
             },
+        }
         };
         let v = match (p.kind, v) {
             (Kind::Bool, v @ Value::Bool(_)) | (Kind::Str, v @ Value::Str(_)) => v,
@@ -598,7 +617,7 @@ impl Settings {
             .map(|p| {
                 let v = given
                     .get(p.name)
-                    .cloned()
+                    .map(|v| p.normalise(v.clone()))
                     .unwrap_or_else(|| p.default.value());
                 (p, v)
             })
@@ -849,6 +868,44 @@ mod tests {
         g.insert("input.max_pixels".into(), Value::Int(0));
         let e = Settings::read(&g).unwrap_err().to_string();
         assert!(e.contains("[1, 268435456]"), "{e}");
+    }
+
+    /// Issue 29: `-p detector.tiling:=off` failed with "has type bool,
+    /// expected string": rcl's YAML 1.1 reads an unquoted `off` as false.
+    #[test]
+    fn off_given_as_yaml_false_is_the_off_choice() {
+        use crate::config::{Routing, TilingMode};
+        let mut g = Given::new();
+        g.insert("detector.tiling".into(), Value::Bool(false));
+        g.insert("classifier.routing".into(), Value::Bool(false));
+        let s = Settings::read(&g).unwrap();
+        assert_eq!(s.pipeline.detector.tiling, TilingMode::Off);
+        assert_eq!(s.pipeline.classifier.routing, Routing::Off);
+        // Declared (and shown by `ros2 param get`) as the string it means.
+        for (p, v) in Settings::effective(&g) {
+            if matches!(p.name, "detector.tiling" | "classifier.routing") {
+                assert_eq!(v, Value::Str("off".into()), "{}", p.name);
+            }
+        }
+        // true means nothing here, nor false for a choice without `off`: the
+        // message says how to quote a value.
+        for (name, v) in [
+            ("detector.tiling", true),
+            ("detector.model", false),
+            ("input.qos", false),
+        ] {
+            let mut g = Given::new();
+            g.insert(name.into(), Value::Bool(v));
+            let e = Settings::read(&g).unwrap_err().to_string();
+            assert!(
+                e.contains(name) && e.contains("type bool") && e.contains(":=\"'value'\""),
+                "{e}"
+            );
+        }
+        // Booleans stay booleans.
+        let mut g = Given::new();
+        g.insert("publish_annotated".into(), Value::Bool(false));
+        assert!(!Settings::read(&g).unwrap().publish_annotated);
     }
 
     #[test]

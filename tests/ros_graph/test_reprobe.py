@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from conftest import compressed_msg, image_msg, load_scene
 from PIL import Image as PILImage
+from rcl_interfaces.msg import ParameterType
+from rcl_interfaces.srv import GetParameters
 from sensor_msgs.msg import CompressedImage
 
 # The probe's numbers: +100 MB after one 1x16384 frame, +49 MB after 1x8192.
@@ -98,3 +100,32 @@ def test_decoder_text_cannot_split_a_log_line(graph):
     assert all(line.endswith("similar suppressed]") for line in lines), proc.output()
     # And the node goes on.
     peer.publish_until_answered(compressed_msg(load_scene("pexels_group3.jpg", size=(64, 64)), stamp=(6, 0)))
+
+
+def get_parameters(peer, ns, names, timeout=20.0):
+    client = peer.node.create_client(GetParameters, f"{ns}/lowres_fer/get_parameters")
+    try:
+        assert client.wait_for_service(timeout_sec=timeout), "no get_parameters service"
+        future = client.call_async(GetParameters.Request(names=names))
+        deadline = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert future.done(), "get_parameters did not answer"
+        return dict(zip(names, future.result().values, strict=True))
+    finally:
+        peer.node.destroy_client(client)
+
+
+def test_off_values_can_be_given_as_written(graph):
+    # rcl reads `off` as YAML's false; the node failed with "has type bool".
+    _, peer = graph(params=["input.qos:=reliable", "detector.tiling:=off", "classifier.routing:=off"])
+    msg = peer.publish_until_answered(image_msg(load_scene("pexels_group3.jpg", size=(640, 480)), stamp=(3, 0)))
+    assert len(msg.faces) >= 1
+    ns = peer.node.get_namespace()
+    values = get_parameters(peer, ns, ["detector.tiling", "classifier.routing"])
+    for name, v in values.items():
+        assert v.type == ParameterType.PARAMETER_STRING and v.string_value == "off", (name, v)
+    # The quoted spelling the README gives works as well.
+    _, peer2 = graph(params=["input.qos:=reliable", "detector.tiling:='off'"])
+    values = get_parameters(peer2, peer2.node.get_namespace(), ["detector.tiling"])
+    assert values["detector.tiling"].string_value == "off"
