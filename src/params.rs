@@ -193,6 +193,9 @@ pub const PARAMS: &[Param] = &[
       "drop-in mode: classify `/humans/faces/<id>/cropped` or `.../aligned`"),
 ];
 
+/// The node's name: params-file sections for it (besides `/**`) use it.
+pub const NODE_NAME: &str = "lowres_fer";
+
 /// The declaration of `name`, if it is one of ours.
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name == name)
@@ -683,16 +686,27 @@ fn yaml_value(v: &serde_yaml::Value) -> Value {
     }
 }
 
+/// Whether a params-file section named `node` applies to the node: the names
+/// r2r matches (`/**`, `**`, the node's name, its fully qualified name), the
+/// latter under any namespace since the bag tool has none of its own.
+#[cfg(feature = "bag")]
+fn section_applies(node: &str) -> bool {
+    matches!(node, "/**" | "**")
+        || node == NODE_NAME
+        || node
+            .strip_suffix(NODE_NAME)
+            .is_some_and(|ns| ns.ends_with('/'))
+}
+
 /// The `ros__parameters` of a node parameter file (`<node>: ros__parameters:
-/// ...`, the first node section that has one), nested keys joined with dots as
-/// rcl does. Unknown names are returned too: see [`unknown_names`].
+/// ...`, every section that applies to the node, a later one overriding an
+/// earlier one as in the node), nested keys joined with dots as rcl does.
+/// Unknown names are returned too: see [`unknown_names`]. A file that gives
+/// the node no parameter at all (empty, a plain string, no section for it, an
+/// empty section) is an error: it can only be a mistake, and running on the
+/// defaults would hide it.
 #[cfg(feature = "bag")]
 pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).context("not YAML")?;
-    let params = doc
-        .as_mapping()
-        .and_then(|m| m.values().find_map(|v| v.get("ros__parameters")))
-        .ok_or_else(|| anyhow!("no <node>: ros__parameters: section"))?;
     fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Given) -> anyhow::Result<()> {
         let serde_yaml::Value::Mapping(m) = v else {
             out.insert(prefix.to_string(), yaml_value(v));
@@ -711,9 +725,28 @@ pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
         }
         Ok(())
     }
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).context("not YAML")?;
     let mut out = Given::new();
-    if !params.is_null() {
-        flatten("", params, &mut out)?;
+    let mut sections = 0;
+    for (node, section) in doc.as_mapping().into_iter().flatten() {
+        let Some(params) = node
+            .as_str()
+            .filter(|n| section_applies(n))
+            .and_then(|_| section.get("ros__parameters"))
+        else {
+            continue;
+        };
+        sections += 1;
+        if !params.is_null() {
+            flatten("", params, &mut out)?;
+        }
+    }
+    if out.is_empty() {
+        return Err(if sections == 0 {
+            anyhow!("gives the node no parameters: no `/**:` or `{NODE_NAME}:` section with `ros__parameters:`")
+        } else {
+            anyhow!("gives the node no parameters: its `ros__parameters:` section is empty")
+        });
     }
     Ok(out)
 }
@@ -981,6 +1014,52 @@ mod tests {
         assert_eq!(g["list"], Value::Other("array"));
         assert!(params_file_values("a: 1\n").is_err());
         assert!(params_file_values(": : :").is_err());
+    }
+
+    /// Issue 29: a params file that gives the node no parameters started the
+    /// node on the defaults without a word; in the bag tool it is an error.
+    /// Sections apply as they do in the node; a later one wins.
+    #[cfg(feature = "bag")]
+    #[test]
+    fn params_files_that_give_the_node_nothing_are_errors() {
+        for bad in [
+            "",
+            "just a string",
+            "\u{7f}ELF\u{2}\u{1}\u{1}\u{0}\u{3}>\u{0}",
+            "/**:\n  ros__parameters:\n",
+            "/**: {ros__parameters: {}}",
+            "other_node: {ros__parameters: {detector: {tiling: all}}}",
+            "/robot/lowres_fer_x: {ros__parameters: {detector: {tiling: all}}}",
+        ] {
+            let e = params_file_values(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} must be an error"));
+            let msg = format!("{e:#}");
+            assert!(
+                msg.contains("no parameters") || msg.contains("not YAML"),
+                "{bad:?}: {msg}"
+            );
+        }
+        for (node, tiling) in [
+            ("/**", "all"),
+            ("lowres_fer", "rotating"),
+            ("/lowres_fer", "off"),
+            ("/robot/lowres_fer", "pyramid"),
+        ] {
+            let g = params_file_values(&format!(
+                "{node}: {{ros__parameters: {{detector: {{tiling: {tiling}}}}}}}"
+            ))
+            .unwrap();
+            assert_eq!(g["detector.tiling"], Value::Str(tiling.into()), "{node}");
+        }
+        let g = params_file_values(
+            "/**: {ros__parameters: {detector: {tiling: all, nms_iou: 0.4}}}\nlowres_fer: {ros__parameters: {detector: {tiling: false}}}\n",
+        )
+        .unwrap();
+        assert_eq!(g["detector.tiling"], Value::Bool(false));
+        assert_eq!(g["detector.nms_iou"], Value::Double(0.4));
+        let s = Settings::read(&g).unwrap();
+        assert_eq!(s.pipeline.detector.tiling, crate::config::TilingMode::Off);
     }
 
     /// Ported from issue 11's duplicate reader (src/bag/params_file.rs): the

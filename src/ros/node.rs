@@ -42,11 +42,9 @@ use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
 use crate::frame::{self, FrameStep, StepError};
 use crate::hri::{CropClassifier, CropError, CropOutcome};
-use crate::params::{resolve_models_dir, Settings, Source};
+use crate::params::{resolve_models_dir, Settings, Source, NODE_NAME};
 use crate::pipeline::{Pipeline, StageTimings};
 use crate::sanitize;
-
-const NODE_NAME: &str = "lowres_fer";
 
 enum Payload {
     Raw(Image),
@@ -126,9 +124,34 @@ fn qos(p: &Settings) -> QosProfile {
     }
 }
 
+/// A warning for each `--params-file` that gives this node no parameters
+/// (rcl loads an empty or garbage file without complaint).
+fn warn_about_empty_params_files(node: &r2r::Node, logger: &str) {
+    let fq_name = node
+        .fully_qualified_name()
+        .unwrap_or_else(|_| format!("/{NODE_NAME}"));
+    for file in ros_params::params_file_args(std::env::args_os()) {
+        let shown = sanitize::wire_max(&file.to_string_lossy(), 200);
+        match ros_params::params_file_count(&file, &fq_name, NODE_NAME) {
+            Ok(0) => ros_log::warn(
+                logger,
+                &format!(
+                    "params file '{shown}' gives this node ({fq_name}) no parameters: it is empty, not a `<node>: ros__parameters:` mapping, or only has sections for other nodes"
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => ros_log::warn(
+                logger,
+                &format!("cannot re-read params file '{shown}' to check it: {e}"),
+            ),
+        }
+    }
+}
+
 /// Read and check the parameters r2r loaded (unknown names: a warning), then
 /// declare every parameter with its effective value for `ros2 param`.
 fn read_parameters(node: &r2r::Node, logger: &str) -> Result<Settings> {
+    warn_about_empty_params_files(node, logger);
     let given = ros_params::given(lock(&node.params).iter().map(|(k, v)| (k, &v.value)));
     for unknown in ros_params::unknown_names(&given) {
         ros_log::warn(

@@ -5,12 +5,13 @@ split a log line, params files that give the node nothing went unnoticed,
 `-p detector.tiling:=off` stopped the node, and oversized or cut streams were
 counted as `decode_failed`."""
 
+import base64
 import io
 import time
 
 import numpy as np
 import pytest
-from conftest import compressed_msg, image_msg, load_scene
+from conftest import PARAMS, NodeProcess, compressed_msg, image_msg, load_scene
 from PIL import Image as PILImage
 from rcl_interfaces.msg import ParameterType
 from rcl_interfaces.srv import GetParameters
@@ -100,6 +101,45 @@ def test_decoder_text_cannot_split_a_log_line(graph):
     assert all(line.endswith("similar suppressed]") for line in lines), proc.output()
     # And the node goes on.
     peer.publish_until_answered(compressed_msg(load_scene("pexels_group3.jpg", size=(64, 64)), stamp=(6, 0)))
+
+
+def wait_for_output(proc, text, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in proc.output():
+            return proc.output()
+        if not proc.alive():
+            break
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not in the node's output:\n{proc.output()}")
+
+
+@pytest.mark.parametrize("content", ["empty", "string", "garbage", "other_node", "default"])
+def test_params_file_that_gives_nothing_is_warned_about(tmp_path, content):
+    if content == "default":
+        f = PARAMS
+    else:
+        f = tmp_path / f"{content}.yaml"
+        f.write_bytes({
+            "empty": b"",
+            "string": b"just a string\n",
+            # Printable noise: rcl takes it for one plain string. (Bytes
+            # YAML cannot hold, such as NUL, rcl rejects as invalid YAML.)
+            "garbage": base64.b64encode(bytes(range(256)) * 2),
+            "other_node": b"other_node:\n  ros__parameters:\n    detector:\n      tiling: all\n",
+        }[content])
+    proc = NodeProcess(f"/params_{content}", tmp_path, params_file=f)
+    try:
+        out = wait_for_output(proc, "lowres_fer_node ready")
+    finally:
+        rc = proc.stop()
+    assert rc == 0, out
+    warnings = [line for line in out.splitlines() if "gives this node" in line]
+    if content == "default":
+        assert not warnings, out
+    else:
+        assert len(warnings) == 1, out
+        assert "WARN" in warnings[0] and str(f) in warnings[0], warnings
 
 
 def get_parameters(peer, ns, names, timeout=20.0):
