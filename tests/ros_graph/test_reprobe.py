@@ -8,6 +8,7 @@ counted as `decode_failed`."""
 import base64
 import io
 import time
+import zlib
 
 import numpy as np
 import pytest
@@ -169,3 +170,42 @@ def test_off_values_can_be_given_as_written(graph):
     _, peer2 = graph(params=["input.qos:=reliable", "detector.tiling:='off'"])
     values = get_parameters(peer2, peer2.node.get_namespace(), ["detector.tiling"])
     assert values["detector.tiling"].string_value == "off"
+
+
+def png_declaring(width, height):
+    """A PNG whose header declares width x height (one tiny IDAT: the header
+    alone must decide)."""
+    def chunk(kind, body):
+        return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    idat = zlib.compress(bytes(width + 1))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def jpeg_declaring(width, height):
+    data = bytearray(compressed_msg(load_scene("pexels_group3.jpg", size=(64, 48))).data)
+    sof = data.find(b"\xff\xc0")
+    assert sof > 0, "baseline JPEG expected"
+    data[sof + 5:sof + 7] = height.to_bytes(2, "big")
+    data[sof + 7:sof + 9] = width.to_bytes(2, "big")
+    return bytes(data)
+
+
+def test_oversized_and_cut_streams_get_their_cause(graph):
+    proc, peer = graph(transport="compressed", params=["input.qos:=reliable", "diagnostics_period:=0.2"])
+    full = bytes(compressed_msg(load_scene("pexels_group3.jpg", size=(320, 240))).data)
+    cut = full[: len(full) // 100]
+    assert b"\xff\xda" not in cut, "the 1 % cut should end inside the header"
+    bad = [("png", png_declaring(20000, 20000)), ("jpeg", jpeg_declaring(65500, 65500)), ("jpeg", cut)]
+    for i, (fmt, data) in enumerate(bad):
+        peer.publish(as_compressed(data, fmt, (1 + i, 0)))
+        # One at a time: the keep-latest slot must not replace one unseen.
+        kv = peer.wait_counter("errors_input_total", i + 1)
+    causes = {k: int(v) for k, v in kv.items() if k.startswith("errors_input_") and k != "errors_input_total"}
+    assert causes["errors_input_too_many_pixels"] == 2, causes
+    assert causes["errors_input_truncated"] == 1, causes
+    assert sum(causes.values()) == 3, causes
+    peer.publish_until_answered(as_compressed(full, "jpeg", (4, 0)))
+    with peer.lock:
+        assert not {m.header.stamp.sec for m in peer.emotions} & {1, 2, 3}
+    assert proc.alive()
