@@ -370,13 +370,14 @@ fn jpeg_header_cut(data: &[u8]) -> Option<String> {
             return None;
         }
         let marker = data[i + 1];
-        // Markers without a length: TEM, restart markers; end of image.
+        // Markers without a length: TEM, restart markers; end of image. Bytes
+        // 0x02..=0xBF after 0xFF are no marker at all: garbage, not a cut.
         match marker {
             0x01 | 0xD0..=0xD7 => {
                 i += 2;
                 continue;
             }
-            0xD9 => return None,
+            0xD9 | 0x02..=0xBF => return None,
             _ => {}
         }
         if i + 4 > n {
@@ -819,6 +820,9 @@ mod tests {
             .expect("a quantisation table");
         bad_dqt[dqt + 4] = 0x3F; // precision 3, table 15: invalid
         let e = compressed_to_rgb("jpeg", &bad_dqt, M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "decode_failed", "{e}");
+        // Nor is text after the start-of-image bytes (0xFF then no marker).
+        let e = compressed_to_rgb("jpeg", b"\xff\xd8\xffnot a jpeg", M, &mut out).unwrap_err();
         assert_eq!(e.cause(), "decode_failed", "{e}");
         assert!(!e.to_string().chars().any(char::is_control), "{e:?}");
     }
