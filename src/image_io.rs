@@ -128,8 +128,11 @@ pub const ERROR_CAUSES: [&str; 9] = [
     "truncated",
 ];
 
+/// The pixel budget comes before the side limit, so an image that is both too
+/// wide and too large (a 20000x20000 PNG) is counted as `too_many_pixels`, what
+/// it costs, like any other frame over the budget.
 fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError> {
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE {
+    if width == 0 || height == 0 {
         return Err(ImageError::BadSize { width, height });
     }
     if width as u64 * height as u64 > max_pixels {
@@ -138,6 +141,9 @@ fn check_size(width: u32, height: u32, max_pixels: u64) -> Result<(), ImageError
             height,
             max_pixels,
         });
+    }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(ImageError::BadSize { width, height });
     }
     Ok(())
 }
@@ -290,17 +296,27 @@ pub fn compressed_to_rgb(
     } else {
         return Err(ImageError::UnsupportedFormat(sanitize::wire(format)));
     };
-    let mut limits = image::Limits::default();
+    // Decoder-internal buffers: at most 8 bytes per budget pixel (16-bit RGBA)
+    // plus a fixed allowance for tables and row buffers. The header is read
+    // without the side limits, so the declared size meets our own checks
+    // (budget, then sides) instead of the decoder's "Image size exceeds limit".
+    let mut header_limits = image::Limits::default();
+    header_limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    let mut limits = header_limits.clone();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
-    // Decoder-internal buffers: at most 8 bytes per budget pixel (16-bit RGBA)
-    // plus a fixed allowance for tables and row buffers.
-    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
     let mut header = ImageReader::with_format(Cursor::new(data), fmt);
-    header.limits(limits.clone());
-    let (width, height) = header
-        .into_dimensions()
-        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    header.limits(header_limits);
+    let (width, height) = header.into_dimensions().map_err(|e| {
+        let cut = match fmt {
+            ImageFormat::Jpeg => jpeg_header_cut(data),
+            _ => png_header_cut(data),
+        };
+        match cut {
+            Some(why) => ImageError::Truncated(why),
+            None => ImageError::Decode(decoder_text(&e)),
+        }
+    })?;
     check_size(width, height, max_pixels)?;
     match fmt {
         ImageFormat::Jpeg => jpeg_complete(data)?,
@@ -310,7 +326,7 @@ pub fn compressed_to_rgb(
     reader.limits(limits);
     let decoded = reader
         .decode()
-        .map_err(|e| ImageError::Decode(e.to_string()))?;
+        .map_err(|e| ImageError::Decode(decoder_text(&e)))?;
     check_size(decoded.width(), decoded.height(), max_pixels)?;
     match decoded {
         image::DynamicImage::ImageRgb8(img) => *out = img,
@@ -321,6 +337,98 @@ pub fn compressed_to_rgb(
         }
     }
     Ok(())
+}
+
+/// Longest decoder error text kept, in characters.
+const MAX_DECODER_TEXT_CHARS: usize = 200;
+
+/// The decoder's own error text as it goes into an [`ImageError`]: escaped and
+/// bounded like a wire string (zune-jpeg ends its I/O errors with a newline).
+fn decoder_text(e: &image::ImageError) -> String {
+    sanitize::wire_max(e.to_string().trim_end(), MAX_DECODER_TEXT_CHARS)
+}
+
+/// Why a JPEG whose header does not decode is cut short, if it is: a marker
+/// segment before the first scan (tables, APPn, the frame header, the scan
+/// header itself) declares more bytes than are left, or the data ends before
+/// the first scan. `None` when those segments are all there: the header is
+/// then malformed, not cut.
+fn jpeg_header_cut(data: &[u8]) -> Option<String> {
+    let n = data.len();
+    let mut i = 2; // after start-of-image
+    loop {
+        // Any marker may be preceded by fill bytes (0xFF).
+        while i + 1 < n && data[i] == 0xFF && data[i + 1] == 0xFF {
+            i += 1;
+        }
+        if i + 2 > n {
+            return Some(format!(
+                "JPEG of {n} bytes ends at offset {i}, before its first scan"
+            ));
+        }
+        if data[i] != 0xFF {
+            return None;
+        }
+        let marker = data[i + 1];
+        // Markers without a length: TEM, restart markers; end of image. Bytes
+        // 0x02..=0xBF after 0xFF are no marker at all: garbage, not a cut.
+        match marker {
+            0x01 | 0xD0..=0xD7 => {
+                i += 2;
+                continue;
+            }
+            0xD9 | 0x02..=0xBF => return None,
+            _ => {}
+        }
+        if i + 4 > n {
+            return Some(format!(
+                "JPEG of {n} bytes ends inside the length of its segment FF{marker:02X} at offset {i}"
+            ));
+        }
+        let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+        if len < 2 {
+            return None;
+        }
+        if i + 2 + len > n {
+            return Some(format!(
+                "JPEG of {n} bytes ends inside its header: segment FF{marker:02X} at offset {i} declares {len} bytes, {} are left",
+                n - i - 2
+            ));
+        }
+        if marker == 0xDA {
+            return None;
+        }
+        i += 2 + len;
+    }
+}
+
+/// Why a PNG whose header does not decode is cut short, if it is: a chunk up
+/// to and including the first image data chunk declares more bytes than are
+/// left, or the data ends before it. `None` when those chunks are all there.
+fn png_header_cut(data: &[u8]) -> Option<String> {
+    let n = data.len() as u64;
+    let mut i = 8u64; // after the signature
+    loop {
+        if i + 8 > n {
+            return Some(format!(
+                "PNG of {n} bytes ends at offset {i}, before its image data"
+            ));
+        }
+        let at = i as usize;
+        let len = u32::from_be_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]) as u64;
+        let kind = &data[at + 4..at + 8];
+        if i + 12 + len > n {
+            return Some(format!(
+                "PNG of {n} bytes ends inside its header: chunk '{}' at offset {i} declares {len} bytes, {} are left",
+                sanitize::wire(&String::from_utf8_lossy(kind)),
+                n - i - 8
+            ));
+        }
+        if kind == b"IDAT" {
+            return None;
+        }
+        i += 12 + len;
+    }
 }
 
 /// Last index of the two-byte marker `FF m` in `data`.
@@ -546,22 +654,26 @@ mod tests {
             let full = encode(&img, fmt);
             assert!(full.len() > 10_000, "{fmt:?}: {} bytes", full.len());
             compressed_to_rgb("", &full, M, &mut out).expect("complete stream decodes");
-            for pct in [1, 5, 20, 50, 90, 99] {
-                let cut = &full[..full.len() * pct / 100];
+            // Issue 29: a cut inside the stream header (1 %) was counted as
+            // `decode_failed`; wherever a stream is cut, it is `truncated`.
+            let per_mille = [1, 10, 50, 200, 500, 900, 990];
+            let lens = per_mille
+                .iter()
+                .map(|pm| full.len() * pm / 1000)
+                .chain([9, 20, 40, 100, 300]);
+            for len in lens {
+                let cut = &full[..len];
                 let e = compressed_to_rgb("jpeg", cut, M, &mut out)
-                    .expect_err(&format!("{fmt:?} cut to {pct} % must be rejected"));
-                // A cut inside the stream header is a plain decode error.
-                let want = if cut.len() > 1000 {
-                    "truncated"
-                } else {
-                    "decode_failed"
-                };
-                assert_eq!(e.cause(), want, "{fmt:?} {pct} %: {e}");
+                    .expect_err(&format!("{fmt:?} cut to {len} bytes must be rejected"));
+                assert_eq!(e.cause(), "truncated", "{fmt:?} cut to {len} bytes: {e}");
             }
             let cut = &full[..full.len() - 1];
             let e = compressed_to_rgb("png", cut, M, &mut out).unwrap_err();
             assert_eq!(e.cause(), "truncated", "{fmt:?} minus one byte: {e}");
         }
+        // A segment that declares more bytes than the stream has left is cut.
+        let e = compressed_to_rgb("jpeg", &probe_jpeg(), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "truncated", "{e}");
         // Trailing padding after a complete stream is fine (some drivers add it).
         let mut padded = encode(&img, ImageFormat::Jpeg);
         padded.extend_from_slice(&[0; 16]);
@@ -651,6 +763,68 @@ mod tests {
         let e =
             compressed_to_rgb("png", &png_claiming(5000, 4000), 20_000_000, &mut out).unwrap_err();
         assert_ne!(e.cause(), "too_many_pixels", "within the budget: {e}");
+    }
+
+    /// Issue 29: a 20000x20000 PNG and a JPEG header declaring 65500x65500
+    /// were counted as `decode_failed` (the decoder's "Image size exceeds
+    /// limit"): the declared size now meets the budget first.
+    #[test]
+    fn declared_size_beyond_the_side_limit_is_over_the_budget() {
+        let mut out = RgbImage::new(0, 0);
+        let e = compressed_to_rgb("png", &png_claiming(20_000, 20_000), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels", "{e}");
+        let e = compressed_to_rgb("jpeg", &jpeg_claiming(65_500, 65_500), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels", "{e}");
+        assert!(e.to_string().contains("65500x65500"), "{e}");
+        // Within the budget but longer than a side may be: still `bad_size`.
+        let e = compressed_to_rgb("png", &png_claiming(20_000, 2), M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "bad_size", "{e}");
+        let e =
+            raw_to_rgb(20_000, 1, "mono8", false, 20_000, &[0; 20_000], M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "bad_size", "{e}");
+        let e = raw_to_rgb(20_000, 20_000, "mono8", false, 20_000, &[], M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "too_many_pixels", "{e}");
+        assert_eq!(out.dimensions(), (0, 0), "nothing was decoded");
+    }
+
+    /// The probe's 18-byte JPEG of issue 29: an APP0 segment declaring more
+    /// bytes than follow.
+    fn probe_jpeg() -> Vec<u8> {
+        let mut probe = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00".to_vec();
+        probe.extend_from_slice(&[0; 5]);
+        probe.extend_from_slice(b"\xff\xd9");
+        probe
+    }
+
+    /// Issue 29: the probe's JPEG gave the decoder's text with a raw newline
+    /// in logs and diagnostics. Decoder text in an error is one escaped,
+    /// bounded line.
+    #[test]
+    fn decoder_text_is_one_escaped_line() {
+        let mut out = RgbImage::new(0, 0);
+        let e = compressed_to_rgb("jpeg", &probe_jpeg(), M, &mut out).unwrap_err();
+        assert!(!e.to_string().chars().any(char::is_control), "{e:?}");
+        let io = image::ImageError::IoError(std::io::Error::other(format!(
+            "Not enough bytes, expected 9 but found 7\n\u{1b}[2J{}",
+            "x".repeat(10_000)
+        )));
+        let text = decoder_text(&io);
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("found 7\\n\\u{1b}[2J"), "{text}");
+        assert!(text.len() < 300, "{} bytes", text.len());
+        // A header whose segments are all there but wrong is not "cut".
+        let mut bad_dqt = encode(&textured(), ImageFormat::Jpeg);
+        let dqt = bad_dqt
+            .windows(2)
+            .position(|w| w == [0xFF, 0xDB])
+            .expect("a quantisation table");
+        bad_dqt[dqt + 4] = 0x3F; // precision 3, table 15: invalid
+        let e = compressed_to_rgb("jpeg", &bad_dqt, M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "decode_failed", "{e}");
+        // Nor is text after the start-of-image bytes (0xFF then no marker).
+        let e = compressed_to_rgb("jpeg", b"\xff\xd8\xffnot a jpeg", M, &mut out).unwrap_err();
+        assert_eq!(e.cause(), "decode_failed", "{e}");
+        assert!(!e.to_string().chars().any(char::is_control), "{e:?}");
     }
 
     /// Issue 11: wire strings reached logs and /diagnostics raw.

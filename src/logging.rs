@@ -22,7 +22,12 @@ impl Log for Stderr {
                 _ => "info",
             };
             // The leading newline ends a progress line left on a terminal.
-            eprintln!("\n{}: {level}: {}", self.prefix, r.args());
+            let text = r.args().to_string();
+            eprintln!(
+                "\n{}: {level}: {}",
+                self.prefix,
+                crate::sanitize::line(&text)
+            );
         }
     }
 

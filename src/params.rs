@@ -193,6 +193,9 @@ pub const PARAMS: &[Param] = &[
       "drop-in mode: classify `/humans/faces/<id>/cropped` or `.../aligned`"),
 ];
 
+/// The node's name: params-file sections for it (besides `/**`) use it.
+pub const NODE_NAME: &str = "lowres_fer";
+
 /// The declaration of `name`, if it is one of ours.
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name == name)
@@ -266,6 +269,20 @@ impl Param {
             Kind::Int { .. } => "int",
             Kind::Double { .. } => "double",
             Kind::Str | Kind::Choice(_) => "string",
+        }
+    }
+
+    /// `v` as this parameter reads it. rcl parses `-p` values and the node's
+    /// params files as YAML 1.1, where an unquoted `off` is the boolean false
+    /// (`-p detector.tiling:=off` arrives as false): for a choice that has an
+    /// `off`, false is that choice. The bag tool's YAML 1.2 reader gives the
+    /// string; both end up the same here.
+    pub fn normalise(&self, v: Value) -> Value {
+        match (self.kind, v) {
+            (Kind::Choice(names), Value::Bool(false)) if names.contains(&"off") => {
+                Value::Str("off".into())
+            }
+            (_, v) => v,
         }
     }
 
@@ -377,7 +394,7 @@ impl Reader<'_> {
             });
         };
         let v = match self.given.get(name) {
-            Some(v) => v.clone(),
+            Some(v) => p.normalise(v.clone()),
             None => p.default.value(),
         };
         let range = |value: String| InvalidParameter::Range {
@@ -385,15 +402,20 @@ impl Reader<'_> {
             value,
             allowed: p.allowed().replace('`', ""),
         };
-        let wrong = |v: &Value| InvalidParameter::Type {
+        let wrong = |v: &Value| {
+            InvalidParameter::Type {
             name: p.name,
             got: v.type_name(),
-            want: match p.kind {
-                Kind::Bool => "bool",
-                Kind::Int { .. } => "integer",
-                Kind::Double { .. } => "double",
-                Kind::Str | Kind::Choice(_) => "string",
+            want: match (p.kind, v) {
+                (Kind::Bool, _) => "bool",
+                (Kind::Int { .. }, _) => "integer",
+                (Kind::Double { .. }, _) => "double",
+                (Kind::Choice(_), Value::Bool(_)) => {
+                    "string (YAML reads unquoted on/off/yes/no/true/false as booleans: quote the value, -p name:=\"'value'\")"
+                }
+                (Kind::Str | Kind::Choice(_), _) => "string",
             },
+        }
         };
         let v = match (p.kind, v) {
             (Kind::Bool, v @ Value::Bool(_)) | (Kind::Str, v @ Value::Str(_)) => v,
@@ -598,7 +620,7 @@ impl Settings {
             .map(|p| {
                 let v = given
                     .get(p.name)
-                    .cloned()
+                    .map(|v| p.normalise(v.clone()))
                     .unwrap_or_else(|| p.default.value());
                 (p, v)
             })
@@ -664,16 +686,27 @@ fn yaml_value(v: &serde_yaml::Value) -> Value {
     }
 }
 
+/// Whether a params-file section named `node` applies to the node: the names
+/// r2r matches (`/**`, `**`, the node's name, its fully qualified name), the
+/// latter under any namespace since the bag tool has none of its own.
+#[cfg(feature = "bag")]
+fn section_applies(node: &str) -> bool {
+    matches!(node, "/**" | "**")
+        || node == NODE_NAME
+        || node
+            .strip_suffix(NODE_NAME)
+            .is_some_and(|ns| ns.ends_with('/'))
+}
+
 /// The `ros__parameters` of a node parameter file (`<node>: ros__parameters:
-/// ...`, the first node section that has one), nested keys joined with dots as
-/// rcl does. Unknown names are returned too: see [`unknown_names`].
+/// ...`, every section that applies to the node, a later one overriding an
+/// earlier one as in the node), nested keys joined with dots as rcl does.
+/// Unknown names are returned too: see [`unknown_names`]. A file that gives
+/// the node no parameter at all (empty, a plain string, no section for it, an
+/// empty section) is an error: it can only be a mistake, and running on the
+/// defaults would hide it.
 #[cfg(feature = "bag")]
 pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).context("not YAML")?;
-    let params = doc
-        .as_mapping()
-        .and_then(|m| m.values().find_map(|v| v.get("ros__parameters")))
-        .ok_or_else(|| anyhow!("no <node>: ros__parameters: section"))?;
     fn flatten(prefix: &str, v: &serde_yaml::Value, out: &mut Given) -> anyhow::Result<()> {
         let serde_yaml::Value::Mapping(m) = v else {
             out.insert(prefix.to_string(), yaml_value(v));
@@ -692,9 +725,28 @@ pub fn params_file_values(text: &str) -> anyhow::Result<Given> {
         }
         Ok(())
     }
+    let doc: serde_yaml::Value = serde_yaml::from_str(text).context("not YAML")?;
     let mut out = Given::new();
-    if !params.is_null() {
-        flatten("", params, &mut out)?;
+    let mut sections = 0;
+    for (node, section) in doc.as_mapping().into_iter().flatten() {
+        let Some(params) = node
+            .as_str()
+            .filter(|n| section_applies(n))
+            .and_then(|_| section.get("ros__parameters"))
+        else {
+            continue;
+        };
+        sections += 1;
+        if !params.is_null() {
+            flatten("", params, &mut out)?;
+        }
+    }
+    if out.is_empty() {
+        return Err(if sections == 0 {
+            anyhow!("gives the node no parameters: no `/**:` or `{NODE_NAME}:` section with `ros__parameters:`")
+        } else {
+            anyhow!("gives the node no parameters: its `ros__parameters:` section is empty")
+        });
     }
     Ok(out)
 }
@@ -851,6 +903,44 @@ mod tests {
         assert!(e.contains("[1, 268435456]"), "{e}");
     }
 
+    /// Issue 29: `-p detector.tiling:=off` failed with "has type bool,
+    /// expected string": rcl's YAML 1.1 reads an unquoted `off` as false.
+    #[test]
+    fn off_given_as_yaml_false_is_the_off_choice() {
+        use crate::config::{Routing, TilingMode};
+        let mut g = Given::new();
+        g.insert("detector.tiling".into(), Value::Bool(false));
+        g.insert("classifier.routing".into(), Value::Bool(false));
+        let s = Settings::read(&g).unwrap();
+        assert_eq!(s.pipeline.detector.tiling, TilingMode::Off);
+        assert_eq!(s.pipeline.classifier.routing, Routing::Off);
+        // Declared (and shown by `ros2 param get`) as the string it means.
+        for (p, v) in Settings::effective(&g) {
+            if matches!(p.name, "detector.tiling" | "classifier.routing") {
+                assert_eq!(v, Value::Str("off".into()), "{}", p.name);
+            }
+        }
+        // true means nothing here, nor false for a choice without `off`: the
+        // message says how to quote a value.
+        for (name, v) in [
+            ("detector.tiling", true),
+            ("detector.model", false),
+            ("input.qos", false),
+        ] {
+            let mut g = Given::new();
+            g.insert(name.into(), Value::Bool(v));
+            let e = Settings::read(&g).unwrap_err().to_string();
+            assert!(
+                e.contains(name) && e.contains("type bool") && e.contains(":=\"'value'\""),
+                "{e}"
+            );
+        }
+        // Booleans stay booleans.
+        let mut g = Given::new();
+        g.insert("publish_annotated".into(), Value::Bool(false));
+        assert!(!Settings::read(&g).unwrap().publish_annotated);
+    }
+
     #[test]
     fn geometry_threshold_must_not_be_below_the_score_gate() {
         let mut g = Given::new();
@@ -924,6 +1014,52 @@ mod tests {
         assert_eq!(g["list"], Value::Other("array"));
         assert!(params_file_values("a: 1\n").is_err());
         assert!(params_file_values(": : :").is_err());
+    }
+
+    /// Issue 29: a params file that gives the node no parameters started the
+    /// node on the defaults without a word; in the bag tool it is an error.
+    /// Sections apply as they do in the node; a later one wins.
+    #[cfg(feature = "bag")]
+    #[test]
+    fn params_files_that_give_the_node_nothing_are_errors() {
+        for bad in [
+            "",
+            "just a string",
+            "\u{7f}ELF\u{2}\u{1}\u{1}\u{0}\u{3}>\u{0}",
+            "/**:\n  ros__parameters:\n",
+            "/**: {ros__parameters: {}}",
+            "other_node: {ros__parameters: {detector: {tiling: all}}}",
+            "/robot/lowres_fer_x: {ros__parameters: {detector: {tiling: all}}}",
+        ] {
+            let e = params_file_values(bad)
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?} must be an error"));
+            let msg = format!("{e:#}");
+            assert!(
+                msg.contains("no parameters") || msg.contains("not YAML"),
+                "{bad:?}: {msg}"
+            );
+        }
+        for (node, tiling) in [
+            ("/**", "all"),
+            ("lowres_fer", "rotating"),
+            ("/lowres_fer", "off"),
+            ("/robot/lowres_fer", "pyramid"),
+        ] {
+            let g = params_file_values(&format!(
+                "{node}: {{ros__parameters: {{detector: {{tiling: {tiling}}}}}}}"
+            ))
+            .unwrap();
+            assert_eq!(g["detector.tiling"], Value::Str(tiling.into()), "{node}");
+        }
+        let g = params_file_values(
+            "/**: {ros__parameters: {detector: {tiling: all, nms_iou: 0.4}}}\nlowres_fer: {ros__parameters: {detector: {tiling: false}}}\n",
+        )
+        .unwrap();
+        assert_eq!(g["detector.tiling"], Value::Bool(false));
+        assert_eq!(g["detector.nms_iou"], Value::Double(0.4));
+        let s = Settings::read(&g).unwrap();
+        assert_eq!(s.pipeline.detector.tiling, crate::config::TilingMode::Off);
     }
 
     /// Ported from issue 11's duplicate reader (src/bag/params_file.rs): the

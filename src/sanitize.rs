@@ -1,17 +1,29 @@
 //! Strings that come from the wire (a message's `frame_id`, `encoding`,
-//! `format`, a bag's topic names) before they reach a log line or
-//! `/diagnostics`.
+//! `format`, a bag's topic names), and every whole line, before they reach a
+//! log or `/diagnostics`.
 //!
 //! Unescaped, a newline in `frame_id` forges a log line, terminal escape
 //! sequences repaint an operator's console, and a 100 KB `encoding` string is
 //! repeated in every diagnostics message. [`wire`] escapes every control and
 //! invisible formatting character and keeps at most [`MAX_WIRE_CHARS`]
 //! characters, saying how long the original was.
+//!
+//! Text the node did not write itself can also come from its libraries: the
+//! JPEG decoder ends its I/O errors with a newline, ONNX Runtime's messages
+//! quote model and provider details. [`line`] is the same escaping applied to a
+//! whole log line or diagnostics value at the point where it is emitted, so
+//! nothing depends on every source having escaped its part.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Longest wire string shown in logs and diagnostics, in characters.
 pub const MAX_WIRE_CHARS: usize = 64;
+
+/// Longest log line or diagnostics value, in characters: room for a message
+/// that quotes a few wire strings (at most [`MAX_WIRE_CHARS`] each) and a
+/// library's error text.
+pub const MAX_LINE_CHARS: usize = 1024;
 
 /// Characters shown as `\u{..}` escapes although Rust's `escape_debug` keeps
 /// them: invisible formatting (bidirectional overrides reorder what a reader
@@ -28,15 +40,33 @@ fn invisible(c: char) -> bool {
         | '\u{FFF9}'..='\u{FFFB}')
 }
 
-/// `s` made safe for one log line: control characters, quotes' backslashes
-/// and invisible formatting characters escaped, cut after
-/// [`MAX_WIRE_CHARS`] characters with a note of the full length in bytes.
+/// `s` made safe for one log line: control characters, backslashes and
+/// invisible formatting characters escaped, cut after [`MAX_WIRE_CHARS`]
+/// characters with a note of the full length in bytes.
 pub fn wire(s: &str) -> String {
     wire_max(s, MAX_WIRE_CHARS)
 }
 
 /// [`wire`] with an explicit character limit.
 pub fn wire_max(s: &str, max_chars: usize) -> String {
+    escape(s, max_chars, true)
+}
+
+/// A whole log line or diagnostics value made safe: the escaping of [`wire`]
+/// except for backslashes, which are left as they are so the escapes of wire
+/// strings already inside the text are not doubled; cut after
+/// [`MAX_LINE_CHARS`]. Borrowed when nothing changes, the common case.
+pub fn line(s: &str) -> Cow<'_, str> {
+    let clean =
+        s.chars().count() <= MAX_LINE_CHARS && !s.chars().any(|c| invisible(c) || c.is_control());
+    if clean {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(escape(s, MAX_LINE_CHARS, false))
+    }
+}
+
+fn escape(s: &str, max_chars: usize, backslashes: bool) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 2) + 16);
     let mut cut = false;
     for (shown, c) in s.chars().enumerate() {
@@ -46,7 +76,7 @@ pub fn wire_max(s: &str, max_chars: usize) -> String {
         }
         if invisible(c) {
             let _ = write!(out, "{}", c.escape_unicode());
-        } else if c.is_control() || c == '\\' {
+        } else if c.is_control() || (backslashes && c == '\\') {
             let _ = write!(out, "{}", c.escape_debug());
         } else {
             out.push(c);
@@ -56,18 +86,6 @@ pub fn wire_max(s: &str, max_chars: usize) -> String {
         let _ = write!(out, "...({} bytes)", s.len());
     }
     out
-}
-
-/// `s` without NUL characters (shown as `\\0`), otherwise unchanged: for
-/// messages handed to r2r's loggers, which panic on an interior NUL. Wire
-/// strings inside such messages are already [`wire`]-escaped where they enter;
-/// this is the last guard for everything else.
-pub fn no_nul(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains('\0') {
-        std::borrow::Cow::Owned(s.replace('\0', "\\0"))
-    } else {
-        std::borrow::Cow::Borrowed(s)
-    }
 }
 
 #[cfg(test)]
@@ -93,10 +111,27 @@ mod tests {
         assert_eq!(wire("a\\nb"), "a\\\\nb");
     }
 
+    /// Issue 29: the JPEG decoder's error text ended in a raw newline in logs
+    /// and `/diagnostics`. A whole line gets the wire escaping, without
+    /// doubling the escapes already in it; r2r's loggers panic on a NUL.
     #[test]
-    fn nul_is_escaped_for_the_ros_logger() {
-        assert_eq!(no_nul("a\0b\nc"), "a\\0b\nc");
-        assert!(matches!(no_nul("plain"), std::borrow::Cow::Borrowed(_)));
+    fn a_whole_line_is_escaped_once() {
+        let decoder = "cannot decode: I/O errors Not enough bytes, expected 9 but found 7\n";
+        assert_eq!(
+            line(decoder),
+            "cannot decode: I/O errors Not enough bytes, expected 9 but found 7\\n"
+        );
+        assert_eq!(line("a\0b\r\x1b[2J\u{202E}"), "a\\0b\\r\\u{1b}[2J\\u{202e}");
+        let quoted = format!("frame_id '{}': bad", wire("cam\n[ERROR] forged"));
+        assert_eq!(line(&quoted), quoted, "already escaped: unchanged");
+        assert!(matches!(line(&quoted), Cow::Borrowed(_)));
+        let twice = line(decoder).into_owned();
+        assert_eq!(line(&twice), twice);
+        let long = "z".repeat(100_000);
+        assert_eq!(
+            line(&long),
+            format!("{}...(100000 bytes)", "z".repeat(MAX_LINE_CHARS))
+        );
     }
 
     #[test]

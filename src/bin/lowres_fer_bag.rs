@@ -9,6 +9,7 @@ use lowres_fer::bag::offline::{self, Annotated, Options};
 use lowres_fer::bag::reader::Bag;
 use lowres_fer::config::{DetectorModel, PipelineConfig, Routing, TilingMode};
 use lowres_fer::params::{self, Settings};
+use lowres_fer::sanitize;
 
 const HELP: &str = "\
 lowres_fer_bag: run the lowres_fer pipeline (the node's, frame for frame) on every
@@ -108,8 +109,9 @@ fn params_file(path: &Path) -> Result<Settings> {
     let given = params::read_params_file(path)?;
     for unknown in params::unknown_names(&given) {
         eprintln!(
-            "lowres_fer_bag: warning: {}: ignoring unknown parameter '{unknown}' (typo in a params file?)",
-            path.display()
+            "lowres_fer_bag: warning: {}: ignoring unknown parameter '{}' (typo in a params file?)",
+            sanitize::wire_max(&path.to_string_lossy(), 200),
+            sanitize::wire(&unknown)
         );
     }
     Settings::read(&given).with_context(|| format!("{}", path.display()))
@@ -299,7 +301,10 @@ fn real_main() -> Result<()> {
     let cmd = match parse(argv) {
         Ok(c) => c,
         Err(UsageError(m)) => {
-            eprintln!("lowres_fer_bag: {m}\nTry 'lowres_fer_bag --help'.");
+            eprintln!(
+                "lowres_fer_bag: {}\nTry 'lowres_fer_bag --help'.",
+                sanitize::line(&m)
+            );
             std::process::exit(2);
         }
     };
@@ -332,7 +337,10 @@ fn main() -> ExitCode {
     match real_main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("lowres_fer_bag: error: {e:#}");
+            eprintln!(
+                "lowres_fer_bag: error: {}",
+                sanitize::line(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

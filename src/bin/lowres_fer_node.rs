@@ -9,7 +9,11 @@ fn main() -> ExitCode {
         Err(e) => {
             // Start-up failures (bad parameter, missing models) end here: one
             // clear line on stderr, non-zero exit for launch/systemd to see.
-            eprintln!("[lowres_fer_node] fatal: {e:#}");
+            let text = format!("{e:#}");
+            eprintln!(
+                "[lowres_fer_node] fatal: {}",
+                lowres_fer::sanitize::line(&text)
+            );
             ExitCode::FAILURE
         }
     }

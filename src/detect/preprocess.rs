@@ -63,20 +63,67 @@ impl Taps {
             self.len.push(n);
         }
     }
+
+    fn release_excess(&mut self) {
+        release_excess(&mut self.start);
+        release_excess(&mut self.len);
+        release_excess(&mut self.offset);
+        release_excess(&mut self.weights);
+    }
 }
 
 /// Resampler of a square source region (any origin and scale, e.g. the letterboxed
 /// frame) into the model input; its taps are rebuilt only when the geometry changes.
+///
+/// The horizontal pass streams through a ring of as many frame rows as one output
+/// row reads (about twice the scale), so working memory follows the model side and
+/// the scale, never the frame's height: a buffer of every frame row cost 50 MB for
+/// a 1x16384 frame (per resampler, kept after it), the ring needs 0.4 MB.
 #[derive(Debug, Default)]
 pub struct Resampler {
     key: Option<(u32, u32, usize, [u32; 3])>,
     cols: Taps,
     rows: Taps,
-    /// Horizontally resampled frame rows: `height * side * 3`.
-    tmp: Vec<f32>,
+    /// Horizontally resampled frame rows, `ring_rows * side * 3`: frame row `y`
+    /// lives in slot `y % ring_rows` while output rows still read it.
+    ring: Vec<f32>,
+    ring_rows: usize,
+}
+
+/// Drop the spare capacity a larger geometry left behind, so one odd frame does
+/// not keep its buffers for the rest of the run (a no-op in steady state).
+fn release_excess<T>(v: &mut Vec<T>) {
+    if v.capacity() > 2 * v.len() + 4096 {
+        v.shrink_to_fit();
+    }
+}
+
+/// Horizontal pass of frame row `y` (`w` pixels) into `out` (`side * 3` values).
+fn resample_row(src: &[u8], w: usize, y: usize, cols: &Taps, out: &mut [f32]) {
+    let srow = &src[y * w * 3..(y + 1) * w * 3];
+    for (u, o) in out.chunks_exact_mut(3).enumerate() {
+        let (s, n, off) = (cols.start[u], cols.len[u], cols.offset[u]);
+        let mut acc = [0.0f32; 3];
+        for (k, &wt) in cols.weights[off..off + n].iter().enumerate() {
+            let p = &srow[(s + k) * 3..(s + k) * 3 + 3];
+            acc[0] += wt * p[0] as f32;
+            acc[1] += wt * p[1] as f32;
+            acc[2] += wt * p[2] as f32;
+        }
+        o.copy_from_slice(&acc);
+    }
 }
 
 impl Resampler {
+    /// Bytes of working memory held (taps and the row ring).
+    pub fn working_bytes(&self) -> usize {
+        let taps = |t: &Taps| {
+            (t.start.capacity() + t.len.capacity() + t.offset.capacity()) * size_of::<usize>()
+                + t.weights.capacity() * size_of::<f32>()
+        };
+        taps(&self.cols) + taps(&self.rows) + self.ring.capacity() * size_of::<f32>()
+    }
+
     /// Fill `input` (`side * side * 3`, NHWC) with the region `map` of `frame`.
     pub fn fill(&mut self, frame: &RgbImage, map: &InputMapping, side: usize, input: &mut [f32]) {
         let (w, h) = frame.dimensions();
@@ -90,45 +137,48 @@ impl Resampler {
                 map.scale.to_bits(),
             ],
         );
+        let row_len = side * 3;
         if self.key != Some(key) {
             self.cols.build(w as usize, side, map.origin_x, map.scale);
             self.rows.build(h as usize, side, map.origin_y, map.scale);
+            self.cols.release_excess();
+            self.rows.release_excess();
+            self.ring_rows = self.rows.len.iter().copied().max().unwrap_or(0).max(1);
+            self.ring.clear();
+            self.ring.resize(self.ring_rows * row_len, 0.0);
+            release_excess(&mut self.ring);
             self.key = Some(key);
         }
-        let (w, h) = (w as usize, h as usize);
+        let w = w as usize;
         let src = frame.as_raw();
-        let row_len = side * 3;
-        // Only the frame rows some output row reads.
-        let (y_lo, y_hi) = match (self.rows.start.first(), self.rows.start.last()) {
-            (Some(&a), Some(&b)) => (a, (b + self.rows.len[side - 1]).min(h)),
-            _ => (0, 0),
-        };
-        self.tmp.resize(h * row_len, 0.0);
-        // Horizontal pass.
-        for y in y_lo..y_hi {
-            let srow = &src[y * w * 3..(y + 1) * w * 3];
-            let trow = &mut self.tmp[y * row_len..(y + 1) * row_len];
-            for u in 0..side {
-                let (s, n, o) = (self.cols.start[u], self.cols.len[u], self.cols.offset[u]);
-                let mut acc = [0.0f32; 3];
-                for (k, &wt) in self.cols.weights[o..o + n].iter().enumerate() {
-                    let p = &srow[(s + k) * 3..(s + k) * 3 + 3];
-                    acc[0] += wt * p[0] as f32;
-                    acc[1] += wt * p[1] as f32;
-                    acc[2] += wt * p[2] as f32;
-                }
-                trow[u * 3..u * 3 + 3].copy_from_slice(&acc);
-            }
-        }
-        // Vertical pass, then scale to [-1, 1].
+        let cap = self.ring_rows;
+        // Frame rows `have.0 .. have.1` are in the ring (at most `cap` of them).
+        // Output rows read ascending, overlapping row ranges, so each frame row
+        // is resampled horizontally once per fill.
+        let mut have = (0usize, 0usize);
         for v in 0..side {
             let out = &mut input[v * row_len..(v + 1) * row_len];
             out.fill(0.0);
             let (s, n, o) = (self.rows.start[v], self.rows.len[v], self.rows.offset[v]);
-            for (k, &wt) in self.rows.weights[o..o + n].iter().enumerate() {
-                let trow = &self.tmp[(s + k) * row_len..(s + k + 1) * row_len];
-                for (a, &b) in out.iter_mut().zip(trow) {
-                    *a += wt * b;
+            if n > 0 {
+                let end = s + n;
+                if s < have.0 || s > have.1 {
+                    have = (s, s);
+                }
+                while have.1 < end {
+                    let slot = have.1 % cap;
+                    let trow = &mut self.ring[slot * row_len..(slot + 1) * row_len];
+                    resample_row(src, w, have.1, &self.cols, trow);
+                    have.1 += 1;
+                }
+                have.0 = have.0.max(end.saturating_sub(cap));
+                // Vertical pass.
+                for (k, &wt) in self.rows.weights[o..o + n].iter().enumerate() {
+                    let slot = (s + k) % cap;
+                    let trow = &self.ring[slot * row_len..(slot + 1) * row_len];
+                    for (a, &b) in out.iter_mut().zip(trow) {
+                        *a += wt * b;
+                    }
                 }
             }
             for a in out.iter_mut() {
@@ -257,5 +307,130 @@ mod tests {
         assert_eq!(px(3, 0), 1.0); // (2, 1)
         assert_eq!(px(1, 1), 1.0); // (0, 2)
         assert_eq!(px(1, 2), -1.0); // y = 3: below the frame
+    }
+
+    /// The resampler as it was before the row ring: every frame row resampled
+    /// horizontally into one buffer of `height * side * 3`, then the vertical pass.
+    fn fill_with_a_full_row_buffer(
+        frame: &RgbImage,
+        map: &InputMapping,
+        side: usize,
+        input: &mut [f32],
+    ) {
+        let (w, h) = (frame.width() as usize, frame.height() as usize);
+        let (mut cols, mut rows) = (Taps::default(), Taps::default());
+        cols.build(w, side, map.origin_x, map.scale);
+        rows.build(h, side, map.origin_y, map.scale);
+        let row_len = side * 3;
+        let mut tmp = vec![0.0f32; h * row_len];
+        for y in 0..h {
+            resample_row(
+                frame.as_raw(),
+                w,
+                y,
+                &cols,
+                &mut tmp[y * row_len..(y + 1) * row_len],
+            );
+        }
+        for v in 0..side {
+            let out = &mut input[v * row_len..(v + 1) * row_len];
+            out.fill(0.0);
+            let (s, n, o) = (rows.start[v], rows.len[v], rows.offset[v]);
+            for (k, &wt) in rows.weights[o..o + n].iter().enumerate() {
+                for (a, &b) in out
+                    .iter_mut()
+                    .zip(&tmp[(s + k) * row_len..(s + k + 1) * row_len])
+                {
+                    *a += wt * b;
+                }
+            }
+            for a in out.iter_mut() {
+                *a = norm(*a);
+            }
+        }
+    }
+
+    fn noise(w: u32, h: u32) -> RgbImage {
+        let mut seed = 7u32;
+        RgbImage::from_fn(w, h, |_, _| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let b = (seed >> 16).to_le_bytes();
+            image::Rgb([b[0], b[1], b[2]])
+        })
+    }
+
+    /// The row ring gives exactly what a buffer of every frame row gave, for
+    /// letterboxed frames of every shape and for regions (one resampler, so
+    /// the geometry changes between fills).
+    #[test]
+    fn row_ring_matches_a_full_row_buffer() {
+        let mut resampler = Resampler::default();
+        let side = 16;
+        let cases = [
+            (noise(640, 480), None),
+            (noise(3, 1000), None),
+            (noise(1000, 3), None),
+            (noise(17, 16), None),
+            (noise(5, 5), None),
+            (
+                noise(200, 150),
+                Some(InputMapping {
+                    origin_x: 30.0,
+                    origin_y: -7.5,
+                    scale: 2.7,
+                }),
+            ),
+            (noise(64, 64), Some(InputMapping::tile(10, 50))),
+        ];
+        for (frame, region) in &cases {
+            let map = region
+                .unwrap_or_else(|| InputMapping::letterbox(frame.width(), frame.height(), side));
+            let mut got = vec![0.0f32; side * side * 3];
+            let mut want = vec![0.0f32; side * side * 3];
+            resampler.fill(frame, &map, side, &mut got);
+            fill_with_a_full_row_buffer(frame, &map, side, &mut want);
+            assert_eq!(got, want, "{:?} {map:?}", frame.dimensions());
+        }
+    }
+
+    /// Issue 29: a 1x16384 frame made each resampler hold 50 MB (a buffer of
+    /// every frame row) for the rest of the run. The ring holds the rows of one
+    /// output row, and a later ordinary frame releases what the odd one grew.
+    #[test]
+    fn working_memory_follows_the_scale_not_the_frame_height() {
+        let side = 256;
+        let mut resampler = Resampler::default();
+        let mut input = vec![0.0f32; side * side * 3];
+        let vga = noise(640, 480);
+        resampler.fill(
+            &vga,
+            &InputMapping::letterbox(640, 480, side),
+            side,
+            &mut input,
+        );
+        let steady = resampler.working_bytes();
+        assert!(steady < 100_000, "VGA: {steady} bytes");
+        for (w, h) in [(1, 16_384), (16_384, 1), (1, 8192)] {
+            let thin = RgbImage::new(w, h);
+            resampler.fill(
+                &thin,
+                &InputMapping::letterbox(w, h, side),
+                side,
+                &mut input,
+            );
+            let bytes = resampler.working_bytes();
+            assert!(bytes < 1 << 20, "{w}x{h}: {bytes} bytes");
+        }
+        resampler.fill(
+            &vga,
+            &InputMapping::letterbox(640, 480, side),
+            side,
+            &mut input,
+        );
+        assert!(
+            resampler.working_bytes() <= 2 * steady,
+            "after VGA again: {} bytes, {steady} before the thin frames",
+            resampler.working_bytes()
+        );
     }
 }

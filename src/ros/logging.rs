@@ -5,6 +5,8 @@
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 
+use crate::sanitize;
+
 struct RosLog {
     logger: String,
 }
@@ -18,19 +20,34 @@ impl Log for RosLog {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let logger = self.logger.as_str();
-        // r2r panics on a NUL inside the message; a library message may quote
-        // outside data.
         let text = r.args().to_string();
-        let text = crate::sanitize::no_nul(&text);
         match r.level() {
-            Level::Error => r2r::log_error!(logger, "{}", text),
-            Level::Warn => r2r::log_warn!(logger, "{}", text),
-            _ => r2r::log_info!(logger, "{}", text),
+            Level::Error => error(&self.logger, &text),
+            Level::Warn => warn(&self.logger, &text),
+            _ => info(&self.logger, &text),
         }
     }
 
     fn flush(&self) {}
+}
+
+// Every line the node logs goes through one of these three: a message may
+// quote outside data or a library's error text (a newline would split the
+// line, and r2r panics on a NUL), so the whole line is escaped here.
+
+/// `text` as one warning line of `logger` (console and /rosout).
+pub fn warn(logger: &str, text: &str) {
+    r2r::log_warn!(logger, "{}", sanitize::line(text));
+}
+
+/// `text` as one error line of `logger`.
+pub fn error(logger: &str, text: &str) {
+    r2r::log_error!(logger, "{}", sanitize::line(text));
+}
+
+/// `text` as one info line of `logger`.
+pub fn info(logger: &str, text: &str) {
+    r2r::log_info!(logger, "{}", sanitize::line(text));
 }
 
 /// Route `log` records to the ROS logger `logger` (once per process).

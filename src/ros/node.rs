@@ -37,15 +37,14 @@ use r2r::{Publisher, QosProfile};
 
 use super::convert;
 use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp};
+use super::logging as ros_log;
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
 use crate::frame::{self, FrameStep, StepError};
 use crate::hri::{CropClassifier, CropError, CropOutcome};
-use crate::params::{resolve_models_dir, Settings, Source};
+use crate::params::{resolve_models_dir, Settings, Source, NODE_NAME};
 use crate::pipeline::{Pipeline, StageTimings};
 use crate::sanitize;
-
-const NODE_NAME: &str = "lowres_fer";
 
 enum Payload {
     Raw(Image),
@@ -125,15 +124,42 @@ fn qos(p: &Settings) -> QosProfile {
     }
 }
 
+/// A warning for each `--params-file` that gives this node no parameters
+/// (rcl loads an empty or garbage file without complaint).
+fn warn_about_empty_params_files(node: &r2r::Node, logger: &str) {
+    let fq_name = node
+        .fully_qualified_name()
+        .unwrap_or_else(|_| format!("/{NODE_NAME}"));
+    for file in ros_params::params_file_args(std::env::args_os()) {
+        let shown = sanitize::wire_max(&file.to_string_lossy(), 200);
+        match ros_params::params_file_count(&file, &fq_name, NODE_NAME) {
+            Ok(0) => ros_log::warn(
+                logger,
+                &format!(
+                    "params file '{shown}' gives this node ({fq_name}) no parameters: it is empty, not a `<node>: ros__parameters:` mapping, or only has sections for other nodes"
+                ),
+            ),
+            Ok(_) => {}
+            Err(e) => ros_log::warn(
+                logger,
+                &format!("cannot re-read params file '{shown}' to check it: {e}"),
+            ),
+        }
+    }
+}
+
 /// Read and check the parameters r2r loaded (unknown names: a warning), then
 /// declare every parameter with its effective value for `ros2 param`.
 fn read_parameters(node: &r2r::Node, logger: &str) -> Result<Settings> {
+    warn_about_empty_params_files(node, logger);
     let given = ros_params::given(lock(&node.params).iter().map(|(k, v)| (k, &v.value)));
     for unknown in ros_params::unknown_names(&given) {
-        r2r::log_warn!(
+        ros_log::warn(
             logger,
-            "ignoring unknown parameter '{}' (typo in a params file?)",
-            unknown
+            &format!(
+                "ignoring unknown parameter '{}' (typo in a params file?)",
+                sanitize::wire(&unknown)
+            ),
         );
     }
     let params = Settings::read(&given)?;
@@ -211,7 +237,7 @@ fn spawn_diagnostics(
                 status: vec![status],
             };
             if let Err(e) = diag_pub.publish(&msg) {
-                r2r::log_error!(&logger, "cannot publish /diagnostics: {}", e);
+                ros_log::error(&logger, &format!("cannot publish /diagnostics: {e}"));
             }
         }
     });
@@ -274,13 +300,13 @@ fn handle_frame(
             let cause = e.cause();
             lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
             if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
-                r2r::log_warn!(
+                ros_log::warn(
                     logger,
-                    "rejected input image on '{}' (frame_id '{}'): {} [{} similar suppressed]",
-                    out.input_topic,
-                    sanitize::wire(&header.frame_id),
-                    e,
-                    suppressed
+                    &format!(
+                        "rejected input image on '{}' (frame_id '{}'): {e} [{suppressed} similar suppressed]",
+                        out.input_topic,
+                        sanitize::wire(&header.frame_id),
+                    ),
                 );
             }
             return;
@@ -288,28 +314,26 @@ fn handle_frame(
         Err(StepError::Pipeline(e)) => {
             lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
             if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
-                r2r::log_error!(
+                ros_log::error(
                     logger,
-                    "pipeline failed on a frame: {:#} [{} similar suppressed]",
-                    e,
-                    suppressed
+                    &format!("pipeline failed on a frame: {e:#} [{suppressed} similar suppressed]"),
                 );
             }
             return;
         }
     };
     if done.tracks_reset {
-        r2r::log_info!(logger, "input time jumped backwards: resetting face tracks");
+        ros_log::info(logger, "input time jumped backwards: resetting face tracks");
     }
     if let Some(e) = done.classify_error {
         // Still published: the faces carry STATE_CLASSIFIER_FAILED.
         lock(&shared.stats).on_pipeline_error(format!("pipeline: {e}"));
         if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
-            r2r::log_error!(
+            ros_log::error(
                 logger,
-                "{} (faces published as STATE_CLASSIFIER_FAILED) [{} similar suppressed]",
-                sanitize::no_nul(e),
-                suppressed
+                &format!(
+                    "{e} (faces published as STATE_CLASSIFIER_FAILED) [{suppressed} similar suppressed]"
+                ),
             );
         }
     }
@@ -402,15 +426,17 @@ impl DropInEvents for DropInStats {
     }
 
     fn input_error(&self, cause: &'static str, msg: String) {
-        let msg = sanitize::no_nul(&msg).to_string();
-        lock(&self.shared.stats).on_input_error(cause, msg.clone());
         if let Some(suppressed) = lock(&self.limiter).allow(cause, Instant::now()) {
-            r2r::log_warn!(&self.logger, "{} [{} similar suppressed]", msg, suppressed);
+            ros_log::warn(
+                &self.logger,
+                &format!("{msg} [{suppressed} similar suppressed]"),
+            );
         }
+        lock(&self.shared.stats).on_input_error(cause, msg);
     }
 
     fn log_info(&self, msg: String) {
-        r2r::log_info!(&self.logger, "{}", msg);
+        ros_log::info(&self.logger, &msg);
     }
 }
 
@@ -462,11 +488,11 @@ fn spawn_drop_in_worker(
                             lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
                             if let Some(n) = lock(&events.limiter).allow("pipeline", Instant::now())
                             {
-                                r2r::log_error!(
+                                ros_log::error(
                                     &events.logger,
-                                    "classifier failed on a crop: {:#} [{} similar suppressed]",
-                                    e,
-                                    n
+                                    &format!(
+                                        "classifier failed on a crop: {e:#} [{n} similar suppressed]"
+                                    ),
                                 );
                             }
                             continue;
@@ -672,10 +698,12 @@ pub fn run() -> Result<()> {
         let logger = logger.clone();
         rt.spawn(async move {
             while let Some((name, _)) = param_events.next().await {
-                r2r::log_warn!(
+                ros_log::warn(
                     &logger,
-                    "parameter '{}' changed at run time: restart the node to apply it",
-                    name
+                    &format!(
+                        "parameter '{}' changed at run time: restart the node to apply it",
+                        sanitize::wire(&name)
+                    ),
                 );
             }
         });
@@ -696,10 +724,10 @@ pub fn run() -> Result<()> {
 
     let spin = spawn_spin(node, ops_rx, shared.clone())?;
 
-    r2r::log_info!(&logger, "{}", ready);
+    ros_log::info(&logger, &ready);
 
     let reason = wait_for_shutdown(&rt, &worker, &spin)?;
-    r2r::log_info!(&logger, "shutting down ({})", reason);
+    ros_log::info(&logger, &format!("shutting down ({reason})"));
     shared.shutdown.store(true, Ordering::Relaxed);
     shared.slot.wake();
     let worker_ok = worker.join().is_ok();

@@ -70,13 +70,22 @@ impl Stats {
     pub fn on_input_error(&mut self, cause: &'static str, msg: String) {
         *self.input_errors.entry(cause).or_default() += 1;
         self.window.errors += 1;
-        self.last_error = msg;
+        self.set_last_error(msg);
     }
 
     pub fn on_pipeline_error(&mut self, msg: String) {
         self.pipeline_errors += 1;
         self.window.errors += 1;
-        self.last_error = msg;
+        self.set_last_error(msg);
+    }
+
+    /// `last_error` goes out in every diagnostics message: escaped as one line
+    /// whatever library wrote the text.
+    fn set_last_error(&mut self, msg: String) {
+        self.last_error = match crate::sanitize::line(&msg) {
+            std::borrow::Cow::Borrowed(_) => msg,
+            std::borrow::Cow::Owned(escaped) => escaped,
+        };
     }
 
     pub fn on_processed(&mut self, decode_ms: f64, t: &StageTimings, e2e_ms: f64, faces: usize) {
@@ -250,6 +259,29 @@ mod tests {
             g.on_stamp(t - 10 * p + i * p); // bag restarted
         }
         assert_eq!(g.missing(), 8);
+    }
+
+    /// Issue 29: the JPEG decoder's text reached `last_error` with its raw
+    /// newline; ONNX Runtime's text goes the same way.
+    #[test]
+    fn last_error_is_one_escaped_line() {
+        let mut st = Stats::default();
+        st.on_input_error(
+            "decode_failed",
+            "decode_failed: I/O errors Not enough bytes\n".into(),
+        );
+        assert_eq!(
+            st.last_error,
+            "decode_failed: I/O errors Not enough bytes\\n"
+        );
+        st.on_pipeline_error(format!("pipeline: {}\r\0", "x".repeat(5000)));
+        assert!(
+            !st.last_error.chars().any(char::is_control) && st.last_error.len() < 1100,
+            "{}",
+            st.last_error
+        );
+        st.on_pipeline_error("pipeline: plain".into());
+        assert_eq!(st.last_error, "pipeline: plain");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 in, the output bag is read back by `rosbags` (an independent CDR/MCAP
 implementation) and checked against the input."""
 
+import base64
 import csv
 import io
 import json
@@ -635,3 +636,29 @@ def test_params_file_max_pixels_applies_and_the_flag_wins(run_tool, bags, tmp_pa
     r = run_tool(bag, "-o", tmp_path / "exact", "--params-file", params,
                  "--max-frames", "2", "--annotated", "none")
     assert r.returncode == 0, r.stderr
+
+
+def test_params_file_that_gives_the_node_nothing_is_an_error(run_tool, bags, tmp_path):
+    """A params file without a parameter for the node (issue 29: the node
+    started on its defaults without a word) is refused, naming the file; the
+    same sections apply as in the node, `off` reads as the node reads it."""
+    bag = bags["mcap_raw"][0]
+    for name, content in [
+        ("empty", b""),
+        ("string", b"just a string\n"),
+        ("garbage", base64.b64encode(bytes(range(256)) * 2)),
+        ("binary", bytes(range(256)) * 4),
+        ("empty_section", b"/**:\n  ros__parameters:\n"),
+        ("other_node", b"other_node:\n  ros__parameters:\n    detector:\n      tiling: all\n"),
+    ]:
+        params = tmp_path / f"{name}.yaml"
+        params.write_bytes(content)
+        r = run_tool(bag, "-o", tmp_path / f"out_{name}", "--params-file", params)
+        assert r.returncode == 2, (name, r.returncode, r.stderr)
+        assert str(params) in r.stderr, (name, r.stderr)
+        assert not (tmp_path / f"out_{name}").exists()
+    params = tmp_path / "off.yaml"
+    params.write_text("lowres_fer:\n  ros__parameters:\n    detector:\n      tiling: false\n")
+    out = tmp_path / "off"
+    run_tool(bag, "-o", out, "--params-file", params, "--max-frames", "2", "--annotated", "none", check=True)
+    assert json.loads((out / "summary.json").read_text())["config"]["detector"]["tiling"] == "off"
