@@ -1,4 +1,5 @@
-//! Filling the model input (NHWC RGB, scaled to [-1, 1]) without allocating per frame.
+//! Filling model inputs without allocating per frame: BlazeFace's NHWC RGB in
+//! [-1, 1], and the plain RGB resampling RetinaFace's input is made from.
 //!
 //! The full frame is letterboxed and shrunk with an antialiased triangle filter
 //! (what Pillow's BILINEAR resize does): plain bilinear sampling at the 2.5-5x
@@ -65,25 +66,44 @@ impl Taps {
     }
 }
 
-/// Resampler of a square source region (any origin and scale, e.g. the letterboxed
-/// frame) into the model input; its taps are rebuilt only when the geometry changes.
+/// Resampler of a source region (any origin and scale, e.g. the letterboxed
+/// frame) into a model input; its taps are rebuilt only when the geometry changes.
 #[derive(Debug, Default)]
 pub struct Resampler {
-    key: Option<(u32, u32, usize, [u32; 3])>,
+    key: Option<(u32, u32, usize, usize, [u32; 3])>,
     cols: Taps,
     rows: Taps,
-    /// Horizontally resampled frame rows: `height * side * 3`.
+    /// Horizontally resampled frame rows: `height * out_w * 3`.
     tmp: Vec<f32>,
 }
 
 impl Resampler {
-    /// Fill `input` (`side * side * 3`, NHWC) with the region `map` of `frame`.
+    /// Fill `input` (`side * side * 3`, NHWC, [-1, 1]) with the square region
+    /// `map` of `frame`: BlazeFace's input.
     pub fn fill(&mut self, frame: &RgbImage, map: &InputMapping, side: usize, input: &mut [f32]) {
+        self.fill_rgb(frame, map, (side, side), input);
+        for a in input.iter_mut() {
+            *a = norm(*a);
+        }
+    }
+
+    /// Fill `out` (`out_w * out_h * 3`, HWC RGB, 0..255 floats) with the region
+    /// of `out_w` x `out_h` model pixels that `map` places on `frame`. Taps are
+    /// triangles as wide as the reduction (antialiased shrinking) and bilinear
+    /// when enlarging.
+    pub fn fill_rgb(
+        &mut self,
+        frame: &RgbImage,
+        map: &InputMapping,
+        (out_w, out_h): (usize, usize),
+        out: &mut [f32],
+    ) {
         let (w, h) = frame.dimensions();
         let key = (
             w,
             h,
-            side,
+            out_w,
+            out_h,
             [
                 map.origin_x.to_bits(),
                 map.origin_y.to_bits(),
@@ -91,16 +111,16 @@ impl Resampler {
             ],
         );
         if self.key != Some(key) {
-            self.cols.build(w as usize, side, map.origin_x, map.scale);
-            self.rows.build(h as usize, side, map.origin_y, map.scale);
+            self.cols.build(w as usize, out_w, map.origin_x, map.scale);
+            self.rows.build(h as usize, out_h, map.origin_y, map.scale);
             self.key = Some(key);
         }
         let (w, h) = (w as usize, h as usize);
         let src = frame.as_raw();
-        let row_len = side * 3;
+        let row_len = out_w * 3;
         // Only the frame rows some output row reads.
         let (y_lo, y_hi) = match (self.rows.start.first(), self.rows.start.last()) {
-            (Some(&a), Some(&b)) => (a, (b + self.rows.len[side - 1]).min(h)),
+            (Some(&a), Some(&b)) => (a, (b + self.rows.len[out_h - 1]).min(h)),
             _ => (0, 0),
         };
         self.tmp.resize(h * row_len, 0.0);
@@ -108,7 +128,7 @@ impl Resampler {
         for y in y_lo..y_hi {
             let srow = &src[y * w * 3..(y + 1) * w * 3];
             let trow = &mut self.tmp[y * row_len..(y + 1) * row_len];
-            for u in 0..side {
+            for u in 0..out_w {
                 let (s, n, o) = (self.cols.start[u], self.cols.len[u], self.cols.offset[u]);
                 let mut acc = [0.0f32; 3];
                 for (k, &wt) in self.cols.weights[o..o + n].iter().enumerate() {
@@ -120,9 +140,9 @@ impl Resampler {
                 trow[u * 3..u * 3 + 3].copy_from_slice(&acc);
             }
         }
-        // Vertical pass, then scale to [-1, 1].
-        for v in 0..side {
-            let out = &mut input[v * row_len..(v + 1) * row_len];
+        // Vertical pass.
+        for v in 0..out_h {
+            let out = &mut out[v * row_len..(v + 1) * row_len];
             out.fill(0.0);
             let (s, n, o) = (self.rows.start[v], self.rows.len[v], self.rows.offset[v]);
             for (k, &wt) in self.rows.weights[o..o + n].iter().enumerate() {
@@ -130,9 +150,6 @@ impl Resampler {
                 for (a, &b) in out.iter_mut().zip(trow) {
                     *a += wt * b;
                 }
-            }
-            for a in out.iter_mut() {
-                *a = norm(*a);
             }
         }
     }
