@@ -87,7 +87,8 @@ pub fn decode(
             break;
         };
         let score = c[1];
-        if !(score >= keep.min_score) {
+        // NaN scores are dropped too.
+        if score < keep.min_score || !score.is_finite() {
             continue;
         }
         let [ax, ay, s] = *a;
