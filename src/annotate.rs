@@ -166,7 +166,13 @@ pub fn draw_faces(img: &mut RgbImage, faces: &[FaceResult]) {
             _ => UNCLASSIFIED_COLOR,
         };
         draw_rect(img, x, y, w, h, scale, color);
-        for kp in &face.detection.keypoints {
+        // RetinaFace predicts no ears: those keypoints are NaN.
+        for kp in face
+            .detection
+            .keypoints
+            .iter()
+            .filter(|k| k[0].is_finite() && k[1].is_finite())
+        {
             fill_rect(
                 img,
                 kp[0] as i64 - scale,

@@ -11,14 +11,18 @@ use serde::{Deserialize, Serialize};
 pub use crate::params::InvalidParameter;
 use crate::params::Settings;
 
-/// Which BlazeFace model runs on the full frame.
+/// Which face detector runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DetectorModel {
-    /// Short-range 128x128 model: faces filling >= ~20 % of the frame.
+    /// BlazeFace short-range 128x128 model: faces filling >= ~20 % of the frame.
     Front,
-    /// Full-range 256x256 model: faces down to ~20 px on a VGA frame.
+    /// BlazeFace full-range 256x256 model: frontal faces down to ~20 px on a VGA
+    /// frame, near the camera (posed, sharp, well lit).
     Back,
+    /// RetinaFace MobileNet-0.25 (trained on WIDER FACE): faces in the wild
+    /// (crowds, blur, turned heads), any input size.
+    Retinaface,
 }
 
 /// Extra detection passes for small faces.
@@ -106,6 +110,10 @@ pub struct DetectorConfig {
     pub threads: u32,
     /// ONNX Runtime execution provider of the detector session.
     pub execution_provider: ExecutionProvider,
+    /// RetinaFace only: scale of the full-frame pass (model px per source px).
+    pub input_scale: f32,
+    /// RetinaFace only: enlargement of the tiles (`tiling` other than `off`).
+    pub tile_scale: f32,
 }
 
 impl Default for DetectorConfig {

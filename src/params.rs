@@ -141,22 +141,35 @@ pub const PARAMS: &[Param] = &[
       "ONNX models + `manifest.json`; empty: `share/lowres_fer/models` of the install, else `./models`"),
     p("onnxruntime_library", Kind::Str, Default::Str(""),
       "`libonnxruntime.so`; empty: `$ORT_DYLIB_PATH`"),
-    p("detector.model", Kind::Choice(&["front", "back"]), Default::Str("back"),
-      "BlazeFace short-range 128 px or full-range 256 px"),
+    p("detector.model", Kind::Choice(&["front", "back", "retinaface"]), Default::Str("retinaface"),
+      "`retinaface` (RetinaFace MobileNet-0.25: faces in the wild, crowds), BlazeFace `back` (full-range 256 px) or `front` (short-range 128 px): close range only"),
     p("detector.score_threshold", UNIT, Default::Double(0.5), "minimum full-frame detector score"),
-    p("detector.tile_score_threshold", UNIT, Default::Double(0.65),
+    // 0.7: RetinaFace's upscaled tiles at 0.65 gave 0.42 false positives per
+    // crowd photo (target 0.4), at 0.75 lost 0.02-0.05 recall per bucket
+    // (docs/detection.md, "Crowds"). BlazeFace was measured at 0.65
+    // (config/close_range.yaml).
+    p("detector.tile_score_threshold", UNIT, Default::Double(0.7),
       "minimum detector score in tiles"),
     p("detector.nms_iou", UNIT, Default::Double(0.3), "weighted-NMS IoU"),
     // Chosen in docs/detection.md ("Crowds"): at the same cost (full frame + 1
     // region), `pyramid` finds 0.91 / 0.96 of the 16-24 / 24-32 px faces of the
     // VGA benchmark within 10 frames, where `rotating` found 0.84 / 0.82.
-    p("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("pyramid"),
-      "extra passes for small faces: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
-    // 1 keeps the VGA cost at full frame + one region (2 model runs); the
-    // documented `crowd` profile (config/crowd.yaml) uses 3.
-    p("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(1),
+    // With RetinaFace (docs/detection.md, "Crowds"): `rotating` sweeps 2x
+    // upscaled tiles, 2 per frame, and every tile answers with its last
+    // detections, so a still camera's frame covers the whole photo within 8-10
+    // frames (16-24 px recall 0.43, full frame alone 0.24).
+    p("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("rotating"),
+      "extra passes for small faces. `retinaface`: `rotating` and `pyramid` sweep the upscaled tiles (`tile_scale`, `tiles_per_frame` per frame, each tile's detections held until it runs again), `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
+    // 2 upscaled RetinaFace tiles per frame cover a VGA frame's 20 tiles in 10
+    // frames; BlazeFace's profile (config/close_range.yaml) uses 1, the
+    // BlazeFace `crowd` profile (config/crowd.yaml) 3.
+    p("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(2),
       "regions/tiles per frame in `pyramid` and `rotating` modes (model runs on top of the full frame)"),
     p("detector.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "detector threads"),
+    p("detector.input_scale", Kind::Double { lo: Lower::Closed(0.25), hi: 4.0 }, Default::Double(1.0),
+      "`retinaface`: scale of the full-frame pass (model px per source px)"),
+    p("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
+      "`retinaface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("off"),
@@ -550,6 +563,8 @@ impl Settings {
             tiles_per_frame: r.u32("detector.tiles_per_frame")?,
             threads: r.u32("detector.threads")?,
             execution_provider: r.choice("detector.execution_provider")?,
+            input_scale: r.f32("detector.input_scale")?,
+            tile_scale: r.f32("detector.tile_scale")?,
         };
         let classifier = ClassifierConfig {
             routing: r.choice("classifier.routing")?,

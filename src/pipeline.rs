@@ -199,11 +199,13 @@ impl Pipeline {
         Ok(&self.output)
     }
 
-    /// Forget all tracks (e.g. when the input time jumps backwards).
+    /// Forget all tracks and restart the detector's tile sweeps (e.g. when
+    /// the input time jumps backwards: a new scene).
     pub fn reset(&mut self) {
         if let Some(tracker) = &mut self.tracker {
             tracker.reset();
         }
+        self.detector.reset();
         self.output.faces.clear();
         self.output.live_tracks.clear();
     }

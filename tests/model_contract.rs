@@ -35,7 +35,11 @@ fn models_with_classifier(dir: &Path, classifier: &[u8]) {
         serde_json::from_str(&std::fs::read_to_string(repo("models/manifest.json")).unwrap())
             .unwrap();
     let mut models = serde_json::Map::new();
-    for det in ["blazeface_back_256.onnx", "blazeface_front_128.onnx"] {
+    for det in [
+        "retinaface_mnet025.onnx",
+        "blazeface_back_256.onnx",
+        "blazeface_front_128.onnx",
+    ] {
         std::fs::copy(repo("models").join(det), dir.join(det))
             .expect("detector model (run scripts/setup.sh)");
         models.insert(det.into(), real["models"][det].clone());

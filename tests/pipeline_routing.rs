@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use image::imageops::FilterType;
-use lowres_fer::config::{PipelineConfig, Precision, Routing};
+use lowres_fer::config::{DetectorModel, PipelineConfig, Precision, Routing, TilingMode};
 use lowres_fer::pipeline::Pipeline;
 use lowres_fer::FaceState;
 
@@ -33,6 +33,14 @@ fn pipeline_at(routing: Routing, precision: Precision) -> Pipeline {
         models_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models"),
         ..Default::default()
     };
+    // BlazeFace (config/close_range.yaml): the routing expectations below were
+    // set on its boxes. With the default RetinaFace, whose WIDER-style boxes
+    // are taller, the RRN sent one of the 6 small faces (a 26.5 px crop) to
+    // expert_r32_48 (docs/detection.md, "Not done").
+    cfg.detector.model = DetectorModel::Back;
+    cfg.detector.tiling = TilingMode::Pyramid;
+    cfg.detector.tiles_per_frame = 1;
+    cfg.detector.tile_score_threshold = 0.65;
     cfg.classifier.routing = routing;
     cfg.classifier.precision = precision;
     Pipeline::new(&cfg)

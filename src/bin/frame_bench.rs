@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --bin frame_bench -- [--shared DIR] [--models-dir DIR]
 //!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]
-//!  [--precision fp32|int8|fp16]`
+//!  [--precision fp32|int8|fp16] [--detectors default,close_range]`
 //!
 //! For each face count N it builds one 640x480 frame: a heavily blurred real
 //! photo as background (no face survives the blur) with N real faces pasted on
@@ -15,12 +15,15 @@
 //! figures go to docs/realtime.md with the machine they were measured on.
 //! `--write-frames DIR` saves the frames as `DIR/vga_<N>faces.png`: the live
 //! benchmark (scripts/latency_bench.sh) publishes exactly these.
+//! `--detectors default,close_range` runs every face count with each detector
+//! set-up in turn, in one run: the defaults (RetinaFace) and BlazeFace's
+//! config/close_range.yaml, for before/after ratios on the same machine state.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use image::{imageops, RgbImage};
-use lowres_fer::config::{PipelineConfig, Precision};
+use lowres_fer::config::{DetectorModel, PipelineConfig, Precision, TilingMode};
 use lowres_fer::detect::eval;
 use lowres_fer::frame::{FrameStep, Payload};
 use lowres_fer::msg::Header;
@@ -35,6 +38,7 @@ struct Args {
     threads: u32,
     write_frames: Option<PathBuf>,
     precision: Precision,
+    detectors: Vec<String>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -46,6 +50,7 @@ fn parse_args() -> anyhow::Result<Args> {
         threads: 1,
         write_frames: None,
         precision: Precision::Fp32,
+        detectors: vec!["default".into()],
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -71,6 +76,7 @@ fn parse_args() -> anyhow::Result<Args> {
                 a.precision = serde_json::from_value(serde_json::Value::String(value))
                     .context("--precision: fp32, int8 or fp16")?
             }
+            "--detectors" => a.detectors = value.split(',').map(|s| s.trim().to_string()).collect(),
             other => anyhow::bail!("unknown argument {other:?}"),
         }
     }
@@ -141,16 +147,41 @@ fn main() -> anyhow::Result<()> {
         14.0,
     );
 
-    let mut cfg = PipelineConfig {
+    let mut base = PipelineConfig {
         models_dir: args.models.clone(),
         ..Default::default()
     };
-    cfg.detector.threads = args.threads;
-    cfg.classifier.threads = args.threads;
-    cfg.classifier.precision = args.precision;
+    base.detector.threads = args.threads;
+    base.classifier.threads = args.threads;
+    base.classifier.precision = args.precision;
+    for name in &args.detectors {
+        let mut cfg = base.clone();
+        match name.as_str() {
+            "default" => {}
+            // config/close_range.yaml: BlazeFace, the default before issue 24.
+            "close_range" => {
+                cfg.detector.model = DetectorModel::Back;
+                cfg.detector.tiling = TilingMode::Pyramid;
+                cfg.detector.tiles_per_frame = 1;
+                cfg.detector.tile_score_threshold = 0.65;
+            }
+            other => anyhow::bail!("--detectors: unknown {other:?} (default, close_range)"),
+        }
+        run_cases(&args, &cfg, name, &background, &patches)?;
+    }
+    Ok(())
+}
+
+fn run_cases(
+    args: &Args,
+    cfg: &PipelineConfig,
+    name: &str,
+    background: &RgbImage,
+    patches: &[RgbImage],
+) -> anyhow::Result<()> {
     println!(
-        "frame_bench: 640x480 rgb8, {} frames per case, {} inference thread(s), default parameters (tiling {:?}, routing {:?}, precision {:?})",
-        args.frames, args.threads, cfg.detector.tiling, cfg.classifier.routing, cfg.classifier.precision
+        "frame_bench [{name}]: 640x480 rgb8, {} frames per case, {} inference thread(s), detector {:?} (tiling {:?} x{}), routing {:?}, precision {:?}",
+        args.frames, args.threads, cfg.detector.model, cfg.detector.tiling, cfg.detector.tiles_per_frame, cfg.classifier.routing, cfg.classifier.precision
     );
     println!(
         "{:>5} {:>6} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17}",
@@ -164,7 +195,7 @@ fn main() -> anyhow::Result<()> {
         "total p50/p99/max"
     );
     for &n in &args.faces {
-        let frame = frame_with(n, &background, &patches);
+        let frame = frame_with(n, background, patches);
         if let Some(dir) = &args.write_frames {
             std::fs::create_dir_all(dir)?;
             let path = dir.join(format!("vga_{n}faces.png"));
@@ -172,7 +203,7 @@ fn main() -> anyhow::Result<()> {
                 .save(&path)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let mut step = FrameStep::new(Pipeline::new(&cfg)?);
+        let mut step = FrameStep::new(Pipeline::new(cfg)?);
         let (w, h) = frame.dimensions();
         let mut cols: [Vec<f64>; 6] = Default::default();
         let mut classified = 0usize;

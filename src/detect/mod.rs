@@ -1,7 +1,12 @@
-//! Face detection with MediaPipe BlazeFace (short-range 128 or full-range 256) on
-//! ONNX Runtime, plus native-resolution tiles for small, distant faces.
+//! Face detection on ONNX Runtime: RetinaFace MobileNet-0.25 (the default, faces
+//! in the wild) or MediaPipe BlazeFace (short-range 128 or full-range 256, close
+//! range), plus tiles for small, distant faces.
 //!
-//! Per frame: letterbox the whole frame into the model, decode the 896 anchors,
+//! RetinaFace per frame: the whole frame resampled by `input_scale`, then the
+//! upscaled tiles of [`upscaled::UpscaledTiles`] (a round-robin sweep, or all of
+//! them), merged with weighted NMS.
+//!
+//! BlazeFace per frame: letterbox the whole frame into the model, decode the 896 anchors,
 //! then run the regions chosen by [`tiling::PyramidPlanner`] (the default: a scale
 //! pyramid swept most-overdue-first) or [`tiling::TilePlanner`] (none, a rotating
 //! few native tiles plus regions around tracked small faces, or all), and merge
@@ -12,12 +17,16 @@
 pub mod anchors;
 #[cfg(feature = "lab")]
 pub mod bench;
+#[cfg(feature = "lab")]
+pub mod crowd;
 pub mod decode;
 #[cfg(feature = "lab")]
 pub mod eval;
 pub mod nms;
 pub mod preprocess;
+pub mod retina;
 pub mod tiling;
+pub mod upscaled;
 
 use std::time::Instant;
 
@@ -30,6 +39,7 @@ use ort::value::TensorRef;
 use crate::config::{DetectorConfig, DetectorModel, TilingMode};
 use crate::face::{BBox, Detection};
 use crate::models::{ModelStore, SessionOptions};
+use retina::RetinaFace;
 
 use decode::InputMapping;
 
@@ -38,14 +48,16 @@ pub fn model_file(model: DetectorModel) -> &'static str {
     match model {
         DetectorModel::Front => "blazeface_front_128.onnx",
         DetectorModel::Back => "blazeface_back_256.onnx",
+        DetectorModel::Retinaface => retina::MODEL_FILE,
     }
 }
 
-/// Input side of each detector model.
-pub fn model_side(model: DetectorModel) -> usize {
+/// Input side of each BlazeFace model (RetinaFace takes any size: `None`).
+pub fn model_side(model: DetectorModel) -> Option<usize> {
     match model {
-        DetectorModel::Front => 128,
-        DetectorModel::Back => 256,
+        DetectorModel::Front => Some(128),
+        DetectorModel::Back => Some(256),
+        DetectorModel::Retinaface => None,
     }
 }
 
@@ -90,7 +102,9 @@ impl BlazeFace {
                 },
             )
             .with_context(|| format!("cannot load detector model {file}"))?;
-        let side = model_side(model);
+        let Some(side) = model_side(model) else {
+            bail!("{file} is not a BlazeFace model");
+        };
         if let Some(s) = store.entry(file)?.input_size {
             if s as usize != side {
                 bail!("{file}: manifest input_size {s}, but the node feeds it {side}x{side}");
@@ -179,15 +193,23 @@ pub struct DetectStats {
     pub inference_ms: f64,
 }
 
+/// The loaded detector network.
+enum Network {
+    BlazeFace(BlazeFace),
+    RetinaFace(RetinaFace),
+}
+
 pub struct FaceDetector {
     cfg: DetectorConfig,
-    model: BlazeFace,
+    network: Network,
     /// Separate resamplers so the full frame's taps stay cached while hint
     /// regions change from frame to frame.
     full_resampler: preprocess::Resampler,
     region_resampler: preprocess::Resampler,
     planner: tiling::TilePlanner,
     pyramid: tiling::PyramidPlanner,
+    upscaled: upscaled::UpscaledTiles,
+    upscaled_plan: Vec<(usize, InputMapping)>,
     tiles: Vec<InputMapping>,
     candidates: Vec<Detection>,
     tile_dets: Vec<Detection>,
@@ -196,17 +218,26 @@ pub struct FaceDetector {
 }
 
 impl FaceDetector {
-    /// Load the configured BlazeFace model from the store (sha256-checked
+    /// Load the configured detector model from the store (sha256-checked
     /// against its manifest).
     pub fn new(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
-        let model = BlazeFace::load(store, cfg).context("cannot load the face detector")?;
+        let network = match cfg.model {
+            DetectorModel::Retinaface => Network::RetinaFace(
+                RetinaFace::load(store, cfg).context("cannot load the face detector")?,
+            ),
+            DetectorModel::Front | DetectorModel::Back => Network::BlazeFace(
+                BlazeFace::load(store, cfg).context("cannot load the face detector")?,
+            ),
+        };
         Ok(Self {
             cfg: cfg.clone(),
-            model,
+            network,
             full_resampler: preprocess::Resampler::default(),
             region_resampler: preprocess::Resampler::default(),
             planner: tiling::TilePlanner::default(),
             pyramid: tiling::PyramidPlanner::default(),
+            upscaled: upscaled::UpscaledTiles::default(),
+            upscaled_plan: Vec::new(),
             tiles: Vec::new(),
             candidates: Vec::new(),
             tile_dets: Vec::new(),
@@ -224,36 +255,73 @@ impl FaceDetector {
         self.last
     }
 
+    /// Restart the tile sweeps, as for a new scene.
+    pub fn reset(&mut self) {
+        self.planner = tiling::TilePlanner::default();
+        self.pyramid = tiling::PyramidPlanner::default();
+        self.upscaled.reset();
+    }
+
     /// Faces in `frame`, in source pixels, best first. `hints` are boxes of faces
-    /// tracked in previous frames: small ones get tiles of their own.
+    /// tracked in previous frames: with BlazeFace, small ones get tiles of their own.
     pub fn detect(&mut self, frame: &RgbImage, hints: &[BBox]) -> anyhow::Result<Vec<Detection>> {
         let (w, h) = frame.dimensions();
         if w == 0 || h == 0 {
             return Ok(Vec::new());
         }
-        let side = self.model.side;
         self.candidates.clear();
+        match &mut self.network {
+            Network::RetinaFace(model) => {
+                let mut stats = DetectStats::default();
+                detect_retina(
+                    model,
+                    &self.cfg,
+                    frame,
+                    &mut self.full_resampler,
+                    &mut self.region_resampler,
+                    &mut self.upscaled,
+                    &mut self.upscaled_plan,
+                    &mut self.tile_dets,
+                    &mut self.candidates,
+                    &mut stats,
+                )?;
+                self.last = stats;
+            }
+            Network::BlazeFace(_) => self.detect_blazeface(frame, hints)?,
+        }
+        let mut out = Vec::new();
+        self.nms.run(&self.candidates, self.cfg.nms_iou, &mut out);
+        Ok(out)
+    }
+
+    /// BlazeFace's full frame and tiles, into `self.candidates`.
+    fn detect_blazeface(&mut self, frame: &RgbImage, hints: &[BBox]) -> anyhow::Result<()> {
+        let Network::BlazeFace(model) = &mut self.network else {
+            return Ok(());
+        };
+        let (w, h) = frame.dimensions();
+        let side = model.side;
 
         let mut stats = DetectStats::default();
         let full = InputMapping::letterbox(w, h, side);
         let t0 = Instant::now();
         self.full_resampler
-            .fill(frame, &full, side, &mut self.model.input);
+            .fill(frame, &full, side, &mut model.input);
         let t1 = Instant::now();
-        self.model.run()?;
+        model.run()?;
         stats.preprocess_ms += ms(t0, t1);
         stats.inference_ms += ms(t1, Instant::now());
         // Tiles only make sense for the full-range model: the short-range one is
         // trained on faces that fill a large part of its input.
         let mode = match self.cfg.model {
             DetectorModel::Back => self.cfg.tiling,
-            DetectorModel::Front => TilingMode::Off,
+            DetectorModel::Front | DetectorModel::Retinaface => TilingMode::Off,
         };
         let keep = decode::Keep {
             min_score: self.cfg.score_threshold,
             min_side: MIN_FULL_FRAME_MODEL_PX,
         };
-        self.model.decode(keep, &full, &mut self.candidates);
+        model.decode(keep, &full, &mut self.candidates);
         // With a pyramid under the full frame, a face below the reliable size
         // must pass the tile threshold, as it would in the level made for it:
         // the full frame's 12-16 model px boxes scoring 0.50-0.57 were most of
@@ -291,13 +359,11 @@ impl FaceDetector {
         for t in &self.tiles {
             let t0 = Instant::now();
             match t.as_native_tile() {
-                Some((x, y)) => preprocess::fill_tile(frame, x, y, side, &mut self.model.input),
-                None => self
-                    .region_resampler
-                    .fill(frame, t, side, &mut self.model.input),
+                Some((x, y)) => preprocess::fill_tile(frame, x, y, side, &mut model.input),
+                None => self.region_resampler.fill(frame, t, side, &mut model.input),
             }
             let t1 = Instant::now();
-            self.model.run()?;
+            model.run()?;
             stats.preprocess_ms += ms(t0, t1);
             stats.inference_ms += ms(t1, Instant::now());
             self.tile_dets.clear();
@@ -315,7 +381,7 @@ impl FaceDetector {
             } else {
                 keep
             };
-            self.model.decode(keep, t, &mut self.tile_dets);
+            model.decode(keep, t, &mut self.tile_dets);
             self.candidates.extend(
                 self.tile_dets
                     .iter()
@@ -325,9 +391,88 @@ impl FaceDetector {
         stats.runs = 1 + self.tiles.len();
         stats.tiles = self.tiles.len();
         self.last = stats;
-
-        let mut out = Vec::new();
-        self.nms.run(&self.candidates, self.cfg.nms_iou, &mut out);
-        Ok(out)
+        Ok(())
     }
+}
+
+/// RetinaFace's full frame at `input_scale` and the upscaled tiles of this
+/// frame, decoded into `candidates` (source pixels).
+#[allow(clippy::too_many_arguments)]
+fn detect_retina(
+    model: &mut RetinaFace,
+    cfg: &DetectorConfig,
+    frame: &RgbImage,
+    full_resampler: &mut preprocess::Resampler,
+    region_resampler: &mut preprocess::Resampler,
+    planner: &mut upscaled::UpscaledTiles,
+    tiles: &mut Vec<(usize, InputMapping)>,
+    tile_dets: &mut Vec<Detection>,
+    candidates: &mut Vec<Detection>,
+    stats: &mut DetectStats,
+) -> anyhow::Result<()> {
+    let (w, h) = frame.dimensions();
+    let k = cfg.input_scale;
+    let full = InputMapping {
+        origin_x: 0.0,
+        origin_y: 0.0,
+        scale: 1.0 / k,
+    };
+    let dims = (
+        ((w as f32 * k).round() as usize).max(1),
+        ((h as f32 * k).round() as usize).max(1),
+    );
+    let t0 = Instant::now();
+    model.fill(full_resampler, frame, &full, dims);
+    let t1 = Instant::now();
+    model.run()?;
+    stats.preprocess_ms += ms(t0, t1);
+    stats.inference_ms += ms(t1, Instant::now());
+    let keep = decode::Keep {
+        min_score: cfg.score_threshold,
+        min_side: 0.0,
+    };
+    model.decode(keep, &full, candidates);
+
+    let per_frame = match cfg.tiling {
+        TilingMode::Off => Some(0),
+        TilingMode::All => None,
+        TilingMode::Rotating | TilingMode::Pyramid => Some(cfg.tiles_per_frame as usize),
+    };
+    if per_frame != Some(0) {
+        planner.plan((w, h), cfg.tile_scale, per_frame, tiles);
+    } else {
+        tiles.clear();
+    }
+    let keep = decode::Keep {
+        min_score: cfg.tile_score_threshold,
+        min_side: 0.0,
+    };
+    let side = upscaled::TILE_INPUT;
+    for (index, t) in tiles.iter() {
+        let t0 = Instant::now();
+        model.fill(region_resampler, frame, t, (side, side));
+        let t1 = Instant::now();
+        model.run()?;
+        stats.preprocess_ms += ms(t0, t1);
+        stats.inference_ms += ms(t1, Instant::now());
+        tile_dets.clear();
+        model.decode(keep, t, tile_dets);
+        planner.hold(
+            frame,
+            *index,
+            tile_dets
+                .iter()
+                .filter(|d| !upscaled::touches_interior_edge(&d.bbox, t, w, h))
+                .copied(),
+        );
+    }
+    // Tiles not run in this frame answer with their last detections, while
+    // their pixels have not changed.
+    if per_frame != Some(0) {
+        planner.drop_changed(frame);
+        candidates.extend(planner.held());
+    }
+    stats.runs = 1 + tiles.len();
+    stats.tiles = tiles.len();
+    Ok(())
 }

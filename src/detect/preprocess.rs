@@ -1,4 +1,5 @@
-//! Filling the model input (NHWC RGB, scaled to [-1, 1]) without allocating per frame.
+//! Filling model inputs without allocating per frame: BlazeFace's NHWC RGB in
+//! [-1, 1], and the plain RGB resampling RetinaFace's input is made from.
 //!
 //! The full frame is letterboxed and shrunk with an antialiased triangle filter
 //! (what Pillow's BILINEAR resize does): plain bilinear sampling at the 2.5-5x
@@ -72,8 +73,8 @@ impl Taps {
     }
 }
 
-/// Resampler of a square source region (any origin and scale, e.g. the letterboxed
-/// frame) into the model input; its taps are rebuilt only when the geometry changes.
+/// Resampler of a source region (any origin and scale, e.g. the letterboxed
+/// frame) into a model input; its taps are rebuilt only when the geometry changes.
 ///
 /// The horizontal pass streams through a ring of as many frame rows as one output
 /// row reads (about twice the scale), so working memory follows the model side and
@@ -81,10 +82,10 @@ impl Taps {
 /// a 1x16384 frame (per resampler, kept after it), the ring needs 0.4 MB.
 #[derive(Debug, Default)]
 pub struct Resampler {
-    key: Option<(u32, u32, usize, [u32; 3])>,
+    key: Option<(u32, u32, usize, usize, [u32; 3])>,
     cols: Taps,
     rows: Taps,
-    /// Horizontally resampled frame rows, `ring_rows * side * 3`: frame row `y`
+    /// Horizontally resampled frame rows, `ring_rows * out_w * 3`: frame row `y`
     /// lives in slot `y % ring_rows` while output rows still read it.
     ring: Vec<f32>,
     ring_rows: usize,
@@ -98,7 +99,7 @@ fn release_excess<T>(v: &mut Vec<T>) {
     }
 }
 
-/// Horizontal pass of frame row `y` (`w` pixels) into `out` (`side * 3` values).
+/// Horizontal pass of frame row `y` (`w` pixels) into `out` (`out_w * 3` values).
 fn resample_row(src: &[u8], w: usize, y: usize, cols: &Taps, out: &mut [f32]) {
     let srow = &src[y * w * 3..(y + 1) * w * 3];
     for (u, o) in out.chunks_exact_mut(3).enumerate() {
@@ -124,23 +125,42 @@ impl Resampler {
         taps(&self.cols) + taps(&self.rows) + self.ring.capacity() * size_of::<f32>()
     }
 
-    /// Fill `input` (`side * side * 3`, NHWC) with the region `map` of `frame`.
+    /// Fill `input` (`side * side * 3`, NHWC, [-1, 1]) with the square region
+    /// `map` of `frame`: BlazeFace's input.
     pub fn fill(&mut self, frame: &RgbImage, map: &InputMapping, side: usize, input: &mut [f32]) {
+        self.fill_rgb(frame, map, (side, side), input);
+        for a in input.iter_mut() {
+            *a = norm(*a);
+        }
+    }
+
+    /// Fill `out` (`out_w * out_h * 3`, HWC RGB, 0..255 floats) with the region
+    /// of `out_w` x `out_h` model pixels that `map` places on `frame`. Taps are
+    /// triangles as wide as the reduction (antialiased shrinking) and bilinear
+    /// when enlarging.
+    pub fn fill_rgb(
+        &mut self,
+        frame: &RgbImage,
+        map: &InputMapping,
+        (out_w, out_h): (usize, usize),
+        out: &mut [f32],
+    ) {
         let (w, h) = frame.dimensions();
         let key = (
             w,
             h,
-            side,
+            out_w,
+            out_h,
             [
                 map.origin_x.to_bits(),
                 map.origin_y.to_bits(),
                 map.scale.to_bits(),
             ],
         );
-        let row_len = side * 3;
+        let row_len = out_w * 3;
         if self.key != Some(key) {
-            self.cols.build(w as usize, side, map.origin_x, map.scale);
-            self.rows.build(h as usize, side, map.origin_y, map.scale);
+            self.cols.build(w as usize, out_w, map.origin_x, map.scale);
+            self.rows.build(h as usize, out_h, map.origin_y, map.scale);
             self.cols.release_excess();
             self.rows.release_excess();
             self.ring_rows = self.rows.len.iter().copied().max().unwrap_or(0).max(1);
@@ -156,8 +176,8 @@ impl Resampler {
         // Output rows read ascending, overlapping row ranges, so each frame row
         // is resampled horizontally once per fill.
         let mut have = (0usize, 0usize);
-        for v in 0..side {
-            let out = &mut input[v * row_len..(v + 1) * row_len];
+        for v in 0..out_h {
+            let out = &mut out[v * row_len..(v + 1) * row_len];
             out.fill(0.0);
             let (s, n, o) = (self.rows.start[v], self.rows.len[v], self.rows.offset[v]);
             if n > 0 {
@@ -180,9 +200,6 @@ impl Resampler {
                         *a += wt * b;
                     }
                 }
-            }
-            for a in out.iter_mut() {
-                *a = norm(*a);
             }
         }
     }

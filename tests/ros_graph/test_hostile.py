@@ -120,7 +120,7 @@ def models_dir_with(tmp_path, classifier):
     d = tmp_path / "models"
     d.mkdir()
     models = {}
-    for det in ("blazeface_back_256.onnx", "blazeface_front_128.onnx"):
+    for det in ("retinaface_mnet025.onnx", "blazeface_back_256.onnx", "blazeface_front_128.onnx"):
         shutil.copy(root / "models" / det, d / det)
         models[det] = real["models"][det]
     data = (root / "tests" / "data" / classifier).read_bytes()

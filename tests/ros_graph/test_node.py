@@ -294,5 +294,5 @@ def test_library_messages_reach_the_ros_logger(graph):
     msg = peer.publish_until_answered(image_msg(load_scene("pexels_group7.jpg", size=(512, 512)), stamp=(4, 4)))
     assert len(msg.faces) > 0
     lines = [line for line in proc.output().splitlines() if "falling back to cpu" in line]
-    assert any("[WARN]" in line and "blazeface_back_256.onnx" in line for line in lines), proc.output()
+    assert any("[WARN]" in line and "retinaface_mnet025.onnx" in line for line in lines), proc.output()
     assert any("[WARN]" in line and manifest_classifier() in line for line in lines), proc.output()
