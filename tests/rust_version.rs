@@ -9,7 +9,10 @@ use std::process::Command;
 
 fn version(text: &str) -> Vec<u64> {
     text.split('.')
-        .map(|part| part.parse().unwrap_or_else(|_| panic!("rust-version '{text}'")))
+        .map(|part| {
+            part.parse()
+                .unwrap_or_else(|_| panic!("rust-version '{text}'"))
+        })
         .collect()
 }
 
@@ -51,6 +54,9 @@ fn rust_version_is_the_highest_minimum_of_the_dependencies() {
     );
     assert_eq!(
         env!("CARGO_PKG_RUST_VERSION"),
-        ours.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+        ours.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(".")
     );
 }
