@@ -60,7 +60,7 @@ check() { # label, then the command that runs Python on that CPU kind
 x86() {
   # The CPU kind of issue 25's failure: AVX2 without AVX-512 or VNNI. qemu warns once per
   # thread about host features its emulator lacks (irrelevant to the kernels chosen).
-  check "x86_64 EPYC-Milan (no AVX-512/VNNI)" qemu-x86_64 -cpu EPYC-Milan "$TRAIN_PY" 2> >(grep -v "TCG doesn't support" >&2)
+  check "x86_64 EPYC-Milan (no AVX-512/VNNI)" qemu-x86_64 -cpu EPYC-Milan "$TRAIN_PY" 2> >(grep --line-buffered -v "TCG doesn't support" >&2)
 }
 
 arm_userland() {
