@@ -10,6 +10,9 @@
 #   scripts/cpu_kinds_check.sh            # all kinds
 #   scripts/cpu_kinds_check.sh x86 | aarch64
 #
+# The aarch64 step also cross-compiles the core (rustup's aarch64-unknown-linux-gnu target, Debian's
+# gcc-aarch64-linux-gnu as the linker) and runs its unit tests under qemu-aarch64.
+#
 # Needs the training venv (scripts/setup_training.sh) for the one-off face preparation;
 # installs qemu-user and debootstrap (apt, as root) and caches an arm64 Debian userland
 # (packages unpacked, not configured: Python and its libraries are all it runs) and the
@@ -28,6 +31,7 @@ log() { echo "cpu_kinds_check: $*" >&2; }
 need=()
 command -v qemu-x86_64 >/dev/null || need+=(qemu-user)
 command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 if [ ${#need[@]} -gt 0 ]; then
   log "apt-get install ${need[*]}"
   apt-get update -qq
@@ -89,18 +93,31 @@ arm_userland() {
   touch "$stamp"
 }
 
+aarch64_core_tests() { # the core's unit tests, cross-compiled for a Jetson's CPU, run by qemu
+  local root=$1 cpu=$2
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+  log "aarch64 $cpu: the core's unit tests (cargo test --lib --target aarch64-unknown-linux-gnu, under qemu)"
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+  CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu $cpu -L $root" \
+  ORT_DYLIB_PATH="$ARM/site/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" \
+  CARGO_TARGET_DIR="${LOWRES_FER_AARCH64_TARGET_DIR:-$ROOT/target/aarch64-cross}" \
+    cargo test --quiet --release --target aarch64-unknown-linux-gnu --no-default-features --features lab --lib
+}
+
 aarch64() {
   arm_userland
   local root="$ARM/root" cpu
   for cpu in ${LOWRES_FER_AARCH64_CPUS:-neoverse-n1}; do
     check "aarch64 $cpu" env PYTHONPATH="$ARM/site" qemu-aarch64 -cpu "$cpu" -L "$root" "$root/usr/bin/python3.11"
   done
+  aarch64_core_tests "$root" neoverse-n1
 }
 
 case "$KINDS" in
   all) x86 & x86_pid=$!; aarch64; wait "$x86_pid" ;;
   x86) x86 ;;
   aarch64) aarch64 ;;
-  *) echo "usage: $0 [all|x86|aarch64]" >&2; exit 2 ;;
+  aarch64-core) arm_userland; aarch64_core_tests "$ARM/root" neoverse-n1 ;;
+  *) echo "usage: $0 [all|x86|aarch64|aarch64-core]" >&2; exit 2 ;;
 esac
 log "every CPU kind within bounds"
