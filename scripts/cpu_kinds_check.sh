@@ -59,7 +59,7 @@ check() { # label, then the command that runs Python on that CPU kind
   local label=$1; shift
   log "$label: $MODEL vs $INT8 (max loss 0.015) and $FP16 (0.003)"
   (cd training && "$@" precision_check.py evaluate "$FACES" ../models "$MODEL" "$INT8" "$FP16" \
-    --max-loss 0.015,0.003) | sed "s|^|$label: |"
+    --max-loss 0.015,0.003) | sed -u "s|^|$label: |"
 }
 
 x86() {

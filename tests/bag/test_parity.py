@@ -27,7 +27,9 @@ N_LOOPED = 4
 
 def face_values(f):
     def floats(v):
-        return [float(np.float32(x)) for x in v]
+        # NaN (a keypoint the detector does not predict, e.g. RetinaFace's ears) compares
+        # unequal to itself: spell it so that equal messages compare equal.
+        return ["nan" if np.isnan(x) else float(np.float32(x)) for x in v]
 
     return (
         int(f.face_id),
