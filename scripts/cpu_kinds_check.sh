@@ -4,7 +4,7 @@
 # qemu-x86_64) and aarch64 (a Jetson Orin's Cortex-A78AE class: Neoverse-N1, with dot-product
 # instructions, emulated by qemu-aarch64 with the aarch64 ONNX Runtime wheel from PyPI;
 # LOWRES_FER_AARCH64_CPUS="neoverse-n1 cortex-a57" adds the older Cortex-A57 without them).
-# The same bound as tests/ferplus_floor.rs on this CPU: INT8 at most 1.5 points, FP16 0.3
+# The same bound as crates/lowres_fer_lab/tests/ferplus_floor.rs on this CPU: INT8 at most 1.5 points, FP16 0.3
 # points under FP32 on FER+ Test at 20 px (majority rule).
 #
 #   scripts/cpu_kinds_check.sh            # all kinds
@@ -101,7 +101,7 @@ aarch64_core_tests() { # the core's unit tests, cross-compiled for a Jetson's CP
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -cpu $cpu -L $root" \
   ORT_DYLIB_PATH="$ARM/site/onnxruntime/capi/libonnxruntime.so.$ORT_VERSION" \
   CARGO_TARGET_DIR="${LOWRES_FER_AARCH64_TARGET_DIR:-$ROOT/target/aarch64-cross}" \
-    cargo test --quiet --release --target aarch64-unknown-linux-gnu --no-default-features --features lab --lib
+    cargo test --quiet --release --target aarch64-unknown-linux-gnu -p lowres_fer -p lowres_fer_lab --lib
 }
 
 aarch64() {

@@ -44,7 +44,7 @@ if [ -f "$_lf_install/setup.bash" ]; then
 fi
 # Keep our prefix first on the paths r2r hashes (its build script regenerates
 # every binding when AMENT_PREFIX_PATH/CMAKE_PREFIX_PATH change): the same rule
-# as the install step of CMakeLists.txt, so colcon builds and the ros-feature
+# as the install step of CMakeLists.txt, so colcon builds and the node-building
 # cargo commands see identical values, before and after the first build.
 _lf_first AMENT_PREFIX_PATH "$_lf_prefix"
 _lf_first CMAKE_PREFIX_PATH "$_lf_prefix"
@@ -68,7 +68,7 @@ fi
 # r2r 0.9.7 does not know "kilted"; jazzy's API is what it binds (see CMakeLists.txt).
 case "${ROS_DISTRO:-}" in humble|iron|jazzy|rolling) ;; *) export ROS_DISTRO=jazzy ;; esac
 export IDL_PACKAGE_FILTER="${IDL_PACKAGE_FILTER:-lowres_fer;hri_msgs;std_msgs;sensor_msgs;geometry_msgs;builtin_interfaces;diagnostic_msgs;rosgraph_msgs}"
-# cargo commands with --features ros share the cmake build's target dir so the
+# cargo commands that build the node share the cmake build's target dir so the
 # r2r bindings are generated once.
 export LOWRES_FER_ROS_TARGET_DIR="${LOWRES_FER_CARGO_TARGET_DIR:-$_lf_root/build/cargo}"
 unset _d _lf_ld _lf_pylib _lf_pysite _lf_u _lf_prefix

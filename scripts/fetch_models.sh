@@ -7,7 +7,7 @@
 # manifest is merged (classifier entries written by other tools are kept).
 #
 # The weights are never committed (.gitignore); the pins below are what the
-# node's start-up check (src/models.rs) and this script agree on.
+# node's start-up check (crates/lowres_fer/src/models/mod.rs) and this script agree on.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

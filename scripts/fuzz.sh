@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing (libFuzzer, through the libfuzzer-sys crate) of every
-# parser of outside data: the targets of src/fuzzing.rs (fuzz/fuzz_targets/).
+# parser of outside data: the targets of fuzz/src/lib.rs (fuzz/fuzz_targets/).
 #
 #   scripts/fuzz.sh [TARGET|all] [SECONDS_PER_TARGET] [extra libFuzzer flags...]
 #   scripts/fuzz.sh all 10            # the short run scripts/test.sh does
@@ -22,7 +22,7 @@ what="${1:-all}"; secs="${2:-60}"; shift $(( $# > 2 ? 2 : $# ))
 if [ "$what" = all ]; then targets=("${ALL[@]}"); else targets=("$what"); fi
 TC="${LOWRES_FER_FUZZ_TOOLCHAIN:-nightly}"
 cargo +"$TC" --version >/dev/null 2>&1 || {
-  echo "fuzz: ERROR: toolchain '$TC' missing (rustup toolchain install nightly); the deterministic smoke is 'cargo test --test fuzz_smoke'" >&2
+  echo "fuzz: ERROR: toolchain '$TC' missing (rustup toolchain install nightly); the deterministic smoke is 'cargo test -p lowres_fer_fuzz'" >&2
   exit 1
 }
 HOST="$(rustc +"$TC" -vV | sed -n 's/^host: //p')"
@@ -30,13 +30,16 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
 -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing"
 echo "fuzz: building ${#targets[@]} target(s) with $(cargo +"$TC" --version)" >&2
-cargo +"$TC" build --quiet --release --target "$HOST" "${targets[@]/#/--bin=}"
+# Its own target dir: the sanitizer flags would otherwise rebuild the workspace's
+# normal builds. Profile `fuzz` (Cargo.toml): release with line tables.
+export CARGO_TARGET_DIR="$ROOT/fuzz/target"
+cargo +"$TC" build --quiet --profile fuzz --target "$HOST" --features libfuzzer "${targets[@]/#/--bin=}"
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t" "artifacts/$t"
   cp -n "seeds/$t/"* "corpus/$t/" 2>/dev/null || true
   log="artifacts/$t/last_run.log"
-  if ! "target/$HOST/release/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
+  if ! "target/$HOST/fuzz/$t" "corpus/$t" -artifact_prefix="artifacts/$t/" \
       -max_total_time="$secs" -timeout=10 -malloc_limit_mb=512 -rss_limit_mb=1024 \
       -print_final_stats=1 "$@" >"$log" 2>&1; then
     status=1

@@ -104,7 +104,7 @@ fi
 # (scripts/env.sh does that). The repository root is the workspace's base path,
 # so build/, install/ and log/ are colcon's defaults next to the sources. The
 # cargo target dir stays fixed (build/cargo): r2r's generated bindings live
-# there, and the ros-feature cargo commands (scripts/test.sh, .ci/run) share it.
+# there, and the cargo commands that build the node (scripts/test.sh, .ci/run) share it.
 # A warm re-run is colcon's up-to-date make + a no-op cargo build: seconds.
 # shellcheck source=scripts/env.sh
 source "$ROOT/scripts/env.sh"

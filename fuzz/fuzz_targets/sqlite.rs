@@ -1,6 +1,6 @@
 #![no_main]
-//! libFuzzer entry of lowres_fer::fuzzing::sqlite (see scripts/fuzz.sh).
+//! libFuzzer entry of lowres_fer_fuzz::sqlite (see scripts/fuzz.sh).
 libfuzzer_sys::fuzz_target!(
-    init: lowres_fer::fuzzing::tolerate_handled_panics(),
-    |data: &[u8]| lowres_fer::fuzzing::sqlite(data)
+    init: lowres_fer_fuzz::tolerate_handled_panics(),
+    |data: &[u8]| lowres_fer_fuzz::sqlite(data)
 );

@@ -28,9 +28,9 @@ def tool():
     if override:
         return Path(override)
     env = dict(os.environ)
-    # The tool is ROS-free: build it with the core crate only.
+    # The tool is ROS-free: its crate and the core only.
     r = subprocess.run(
-        ["cargo", "build", "--release", "--bin", "lowres_fer_bag"],
+        ["cargo", "build", "--release", "-p", "lowres_fer_bag"],
         check=False,
         cwd=ROOT,
         env=env,

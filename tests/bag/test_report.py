@@ -14,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 WINDOW = (1200, 2600)
-# Emotion colours of src/bag/html.rs (neutral, happiness, sadness, anger): the
+# Emotion colours of crates/lowres_fer_bag/src/html.rs (neutral, happiness, sadness, anger): the
 # timelines are drawn when the screenshot has them.
 TIMELINE_COLOURS = [(0x9E, 0x9E, 0x9E), (0xF4, 0xB4, 0x00), (0x3F, 0x51, 0xB5), (0xD3, 0x2F, 0x2F)]
 

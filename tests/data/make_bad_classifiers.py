@@ -1,4 +1,4 @@
-"""Tiny classifier-shaped ONNX models that do not fit the node (tests/model_contract.rs):
+"""Tiny classifier-shaped ONNX models that do not fit the node (crates/lowres_fer/tests/model_contract.rs):
 classifier_7_classes.onnx (7 logits instead of 8), classifier_batch_1.onnx
 (batch dimension fixed at 1) and classifier_batch_2.onnx (fixed at 2: passes
 the start-up check, fails at run time on any other number of faces). Run with the training venv:

@@ -56,10 +56,23 @@ def test_package_is_found_through_the_ament_index():
     assert {"msg/FaceEmotion.msg", "msg/FaceEmotionArray.msg"} <= set(interfaces)
 
 
-def test_executable(installed):
-    node = check_installed(installed, "lib/lowres_fer/lowres_fer_node")
-    assert os.access(node, os.X_OK)
-    assert node.read_bytes()[:4] == b"\x7fELF"
+@pytest.mark.parametrize("exe", ["lowres_fer_node", "lowres_fer_bag"])
+def test_executables(installed, exe):
+    """Both of what `ros2 run lowres_fer ...` offers: the node and the bag tool."""
+    path = check_installed(installed, f"lib/lowres_fer/{exe}")
+    assert os.access(path, os.X_OK)
+    assert path.read_bytes()[:4] == b"\x7fELF"
+
+
+def test_bag_tool_runs_from_the_install():
+    """`ros2 run lowres_fer lowres_fer_bag --help`: the installed tool starts and
+    answers (through the ament index, as ros2 run finds it)."""
+    from ament_index_python.packages import get_package_prefix
+
+    exe = Path(get_package_prefix(PKG)) / "lib" / PKG / "lowres_fer_bag"
+    r = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "--params-file" in r.stdout + r.stderr
 
 
 @pytest.mark.parametrize("subdir", ["launch", "config"])

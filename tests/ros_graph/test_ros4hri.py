@@ -21,7 +21,7 @@ from sensor_msgs.msg import CameraInfo, Image
 
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 
-# The documented mapping (README "ROS4HRI", src/hri.rs): FER+ class -> hri_msgs
+# The documented mapping (README "ROS4HRI", crates/lowres_fer/src/hri.rs): FER+ class -> hri_msgs
 # constant (contempt counts as disgusted) and (valence, arousal) per class.
 FERPLUS_TO_HRI = ["neutral", "happy", "surprised", "sad", "angry", "disgusted", "scared", "disgusted"]
 VALENCE_AROUSAL = np.array(

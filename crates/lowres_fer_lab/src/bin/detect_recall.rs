@@ -1,0 +1,433 @@
+//! Multi-scale recall benchmark (see docs/detection.md, "Crowds: the multi-scale
+//! benchmark").
+//!
+//! `cargo run --release --bin detect_recall -- [--shared DIR] [--models-dir DIR]
+//!  [--modes m1,m2,..] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR]`
+//!
+//! Builds VGA and 720p mosaics of the labelled shared photos with faces of 8 to
+//! ~120 px (`lowres_fer_lab::detect_bench`), runs each detector mode on them on one
+//! thread and prints recall per face-height bucket (IoU >= 0.4), false positives
+//! per image and ms per frame: on the first frame of each still, within `--frames`
+//! frames of a still camera (detections fed back as hints, as the tracker does),
+//! and on a moving sequence (camera panning and zooming in over `--seq-frames`
+//! frames; a face counts when it was detected within the last `--frames` frames).
+//!
+//! `--dump-labels` prints the all-tiles detections of the photos that have no
+//! boxes in the shared data, as `file x y w h` lines: the starting point of
+//! `tests/data/scene_faces.txt`, which was then checked by drawing (`--draw`).
+//! `--list-fp` lists each mode's false positives on the stills; `--timing`
+//! times the modes interleaved frame by frame; `--gate` counts the detections
+//! the classifier's quality gate would pass.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use image::RgbImage;
+use lowres_fer::detect::FaceDetector;
+use lowres_fer::models::ModelStore;
+use lowres_fer::settings::config::{DetectorConfig, TilingMode};
+use lowres_fer::{BBox, Detection};
+use lowres_fer_lab::detect_bench::{self as bench, BenchResult, Buckets, BUCKET_NAMES};
+
+/// Named detector configurations (all on one thread).
+fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
+    // The node's defaults (RetinaFace); the other modes are BlazeFace's, at
+    // its tile threshold (config/close_range.yaml).
+    let default = DetectorConfig {
+        threads: 1,
+        ..Default::default()
+    };
+    let base = DetectorConfig {
+        model: lowres_fer::settings::config::DetectorModel::Back,
+        tile_score_threshold: 0.65,
+        ..default.clone()
+    };
+    Ok(match name {
+        "default" => default,
+        // BlazeFace's profile (config/close_range.yaml), the default before issue 24.
+        "blazeface" => DetectorConfig {
+            tiling: TilingMode::Pyramid,
+            tiles_per_frame: 1,
+            ..base
+        },
+        "full" => DetectorConfig {
+            tiling: TilingMode::Off,
+            ..base
+        },
+        "rotating1" => DetectorConfig {
+            tiling: TilingMode::Rotating,
+            tiles_per_frame: 1,
+            ..base
+        },
+        "rotating2" => DetectorConfig {
+            tiling: TilingMode::Rotating,
+            tiles_per_frame: 2,
+            ..base
+        },
+        "rotating3" => DetectorConfig {
+            tiling: TilingMode::Rotating,
+            tiles_per_frame: 3,
+            ..base
+        },
+        "all" => DetectorConfig {
+            tiling: TilingMode::All,
+            ..base
+        },
+        p if p.starts_with("pyramid") => {
+            // pyramid<N>: N regions per frame; pyramid_all: every region.
+            let n = match &p["pyramid".len()..] {
+                "_all" => 64,
+                n => n
+                    .parse()
+                    .with_context(|| format!("mode {p}: pyramid<N> or pyramid_all"))?,
+            };
+            DetectorConfig {
+                tiling: TilingMode::Pyramid,
+                tiles_per_frame: n,
+                ..base
+            }
+        }
+        other => anyhow::bail!("unknown mode {other}"),
+    })
+}
+
+fn draw(img: &mut RgbImage, boxes: &[BBox], colour: [u8; 3]) {
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    for b in boxes {
+        let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
+        let (x1, y1) = ((b.x + b.w).round() as i64, (b.y + b.h).round() as i64);
+        let mut put = |x: i64, y: i64| {
+            if x >= 0 && y >= 0 && x < w && y < h {
+                img.put_pixel(x as u32, y as u32, image::Rgb(colour));
+            }
+        };
+        for x in x0..=x1 {
+            put(x, y0);
+            put(x, y1);
+        }
+        for y in y0..=y1 {
+            put(x0, y);
+            put(x1, y);
+        }
+    }
+}
+
+fn cell(b: &Buckets, i: usize) -> String {
+    if b.total[i] == 0 {
+        "-".into()
+    } else {
+        format!("{:.2} ({})", b.recall(i), b.total[i])
+    }
+}
+
+fn row(label: &str, b: &Buckets, r: &BenchResult) -> String {
+    let cells: Vec<String> = (0..6).map(|i| cell(b, i)).collect();
+    format!(
+        "| {label} | {} | {:.2} | {:.1} | {:.1} | {:.2} |",
+        cells.join(" | "),
+        r.fp_per_image(),
+        r.ms_per_frame(),
+        r.max_ms,
+        r.runs_per_frame()
+    )
+}
+
+fn dump_labels(store: &ModelStore, shared: &Path, draw_dir: Option<&Path>) -> anyhow::Result<()> {
+    let cfg = DetectorConfig {
+        tiling: TilingMode::All,
+        threads: 1,
+        ..Default::default()
+    };
+    let mut det = FaceDetector::new(store, &cfg)?;
+    for file in ["solvay1927.jpg", "pexels_group3.jpg", "pexels_group7.jpg"] {
+        let p = shared.join("data/scenes").join(file);
+        let img = image::open(&p)
+            .with_context(|| format!("cannot open {}", p.display()))?
+            .to_rgb8();
+        let mut dets: Vec<Detection> = det.detect(&img, &[])?;
+        dets.sort_by(|a, b| {
+            (a.bbox.y, a.bbox.x)
+                .partial_cmp(&(b.bbox.y, b.bbox.x))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        for d in &dets {
+            println!(
+                "{file} {:.0} {:.0} {:.0} {:.0}  # score {:.2}",
+                d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score
+            );
+        }
+        if let Some(dir) = draw_dir {
+            let mut c = img.clone();
+            let boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
+            draw(&mut c, &boxes, [255, 0, 0]);
+            std::fs::create_dir_all(dir)?;
+            c.save(dir.join(format!("labels_{file}.png")))?;
+        }
+    }
+    Ok(())
+}
+
+/// `--timing`: the modes interleaved frame by frame on the same VGA and 720p
+/// mosaics (faces ~22 px, detections fed back as hints), so that load from other
+/// processes hits every mode alike; prints median and p90 ms per frame.
+fn time_modes(
+    store: &ModelStore,
+    sources: &[lowres_fer_lab::detect_eval::LabelledImage],
+    modes: &[String],
+) -> anyhow::Result<()> {
+    const FRAMES: usize = 60;
+    for size in bench::FRAME_SIZES {
+        let scene = bench::mosaic(sources, size, 22.0, 4);
+        let mut dets = Vec::new();
+        for m in modes {
+            dets.push((
+                FaceDetector::new(store, &mode(m)?)?,
+                lowres_fer_lab::detect_eval::HintMemory::default(),
+                Vec::with_capacity(FRAMES),
+            ));
+        }
+        for _ in 0..FRAMES {
+            for (det, memory, times) in dets.iter_mut() {
+                let t = std::time::Instant::now();
+                let found = det.detect(&scene.image, memory.hints())?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                memory.update(&found, lowres_fer_lab::detect_eval::KEEP_FRAMES);
+            }
+        }
+        println!(
+            "{}x{} ({} faces), {FRAMES} frames interleaved:",
+            size.0,
+            size.1,
+            scene.faces.len()
+        );
+        for (m, (_, _, times)) in modes.iter().zip(dets.iter_mut()) {
+            times.sort_by(f64::total_cmp);
+            println!(
+                "  {m:<12} median {:.1} ms, p90 {:.1} ms",
+                times[FRAMES / 2],
+                times[FRAMES * 9 / 10]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `--gate`: which detections of the still mosaics (each mode, `frames` frames
+/// per still, >= 8 px as `classifier.min_face_px`) the classifier's quality gate
+/// would pass, for matched faces and for false positives, under the current rule
+/// and lower score floors with the keypoint test.
+fn gate_table(
+    store: &ModelStore,
+    sources: &[lowres_fer_lab::detect_eval::LabelledImage],
+    modes: &[String],
+    frames: usize,
+) -> anyhow::Result<()> {
+    use lowres_fer::classify::gate::plausible_face;
+    type Rule = (&'static str, fn(&Detection) -> bool);
+    let rules: [Rule; 5] = [
+        ("score >= 0.8 || (>= 0.66 && plausible) [current]", |d| {
+            d.score >= 0.8 || (d.score >= 0.66 && plausible_face(d))
+        }),
+        ("score >= 0.8 || (>= 0.6 && plausible)", |d| {
+            d.score >= 0.8 || (d.score >= 0.6 && plausible_face(d))
+        }),
+        ("score >= 0.8 || (>= 0.5 && plausible)", |d| {
+            d.score >= 0.8 || (d.score >= 0.5 && plausible_face(d))
+        }),
+        ("plausible alone", plausible_face),
+        ("score >= 0.66 alone", |d| d.score >= 0.66),
+    ];
+    for m in modes {
+        let cfg = mode(m)?;
+        for &size in &bench::FRAME_SIZES {
+            let stills = bench::still_scenes(sources, &[size]);
+            let (mut real, mut fp): (Vec<Detection>, Vec<Detection>) = (Vec::new(), Vec::new());
+            let mut found = Vec::new();
+            for s in &stills {
+                let mut det = FaceDetector::new(store, &cfg)?;
+                let mut memory = lowres_fer_lab::detect_eval::HintMemory::default();
+                for _ in 0..frames.max(1) {
+                    let dets = det.detect(&s.image, memory.hints())?;
+                    memory.update(&dets, lowres_fer_lab::detect_eval::KEEP_FRAMES);
+                    for d in dets.iter().filter(|d| d.bbox.w.max(d.bbox.h) >= 8.0) {
+                        if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
+                            fp.push(*d);
+                        } else if found.iter().any(|&f| f) {
+                            real.push(*d);
+                        }
+                    }
+                }
+            }
+            println!(
+                "{m}, {}x{}: {} detections of labelled faces, {} false positives (all frames)",
+                size.0,
+                size.1,
+                real.len(),
+                fp.len()
+            );
+            for (name, rule) in &rules {
+                let r = real.iter().filter(|d| rule(d)).count();
+                let f = fp.iter().filter(|d| rule(d)).count();
+                println!(
+                    "  {name:<48} faces kept {:.2} ({r}/{}), false positives kept {f}/{}",
+                    r as f64 / real.len().max(1) as f64,
+                    real.len(),
+                    fp.len()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut shared = lowres_fer_lab::detect_eval::default_shared_dir();
+    let mut models = PathBuf::from("models");
+    let mut modes = vec!["blazeface".to_string(), "default".to_string()];
+    let mut frames = 10usize;
+    let mut seq_frames = 40usize;
+    let mut sizes: Vec<(u32, u32)> = bench::FRAME_SIZES.to_vec();
+    let mut draw_dir: Option<PathBuf> = None;
+    let mut dump = false;
+    let mut list_fp = false;
+    let mut timing = false;
+    let mut gate = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--shared" => shared = PathBuf::from(val()?),
+            "--models-dir" | "--models" => models = PathBuf::from(val()?),
+            "--modes" => modes = val()?.split(',').map(str::to_string).collect(),
+            "--frames" => frames = val()?.parse().context("--frames")?,
+            "--seq-frames" => seq_frames = val()?.parse().context("--seq-frames")?,
+            "--sizes" => {
+                sizes = val()?
+                    .split(',')
+                    .map(|s| match s {
+                        "vga" => Ok((640, 480)),
+                        "720p" => Ok((1280, 720)),
+                        o => anyhow::bail!("unknown size {o} (vga, 720p)"),
+                    })
+                    .collect::<anyhow::Result<_>>()?
+            }
+            "--draw" => draw_dir = Some(PathBuf::from(val()?)),
+            "--dump-labels" => dump = true,
+            "--list-fp" => list_fp = true,
+            "--timing" => timing = true,
+            "--gate" => gate = true,
+            "-h" | "--help" => {
+                println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels] [--list-fp] [--timing] [--gate]");
+                return Ok(());
+            }
+            other => anyhow::bail!("unknown argument {other}"),
+        }
+    }
+    let env = lowres_fer::models::runtime::environment(None)?;
+    let store = ModelStore::open(&env, &models)?;
+    if dump {
+        return dump_labels(&store, &shared, draw_dir.as_deref());
+    }
+    let sources = bench::load_sources(&shared)?;
+    if timing {
+        return time_modes(&store, &sources, &modes);
+    }
+    if gate {
+        return gate_table(&store, &sources, &modes, frames);
+    }
+    println!(
+        "sources: {} photos, {} labelled faces; match IoU >= {}; detector threads = 1",
+        sources.len(),
+        sources.iter().map(|s| s.faces.len()).sum::<usize>(),
+        bench::BENCH_IOU
+    );
+    for &size in &sizes {
+        let stills = bench::still_scenes(&sources, &[size]);
+        let seq = bench::moving_sequence(&sources, size, seq_frames);
+        let mut labelled = Buckets::default();
+        for s in &stills {
+            for b in &s.faces {
+                labelled.count(b.h, true);
+            }
+        }
+        println!(
+            "\n{}x{}: {} still frames, faces per bucket {:?}; moving: {} frames, {}-{} faces visible",
+            size.0,
+            size.1,
+            stills.len(),
+            labelled.total,
+            seq.frames.len(),
+            seq.frames.iter().map(|f| f.faces.len()).min().unwrap_or(0),
+            seq.frames.iter().map(|f| f.faces.len()).max().unwrap_or(0),
+        );
+        if let Some(dir) = &draw_dir {
+            std::fs::create_dir_all(dir)?;
+            for s in stills.iter().chain(seq.frames.iter().step_by(10)) {
+                let mut c = s.image.clone();
+                draw(&mut c, &s.faces, [0, 255, 0]);
+                draw(&mut c, &s.ignore, [255, 255, 0]);
+                c.save(dir.join(format!("{}.png", s.name)))?;
+            }
+        }
+        println!(
+            "| mode, set | {} | FP/image | ms/frame | max ms | runs/frame |",
+            BUCKET_NAMES.join(" | ")
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
+        for m in &modes {
+            let cfg = mode(m)?;
+            let mut make = || FaceDetector::new(&store, &cfg);
+            let one = bench::run_stills(&mut make, &stills, 1)?;
+            if list_fp {
+                let mut found = Vec::new();
+                for (s, dets) in stills.iter().zip(&one.last) {
+                    for d in dets {
+                        if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
+                            let near = s.faces.iter().map(|f| f.iou(&d.bbox)).fold(0.0, f32::max);
+                            println!(
+                                "  FP {m} {}: {:.0} {:.0} {:.0}x{:.0} score {:.2}, best IoU with a face {:.2}",
+                                s.name, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, near
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(dir) = &draw_dir {
+                // Detections of the first frame: red where they are false
+                // positives, blue where they match a face or an ignored box.
+                let mut found = Vec::new();
+                for (s, dets) in stills.iter().zip(&one.last) {
+                    let mut c = s.image.clone();
+                    draw(&mut c, &s.faces, [0, 255, 0]);
+                    draw(&mut c, &s.ignore, [255, 255, 0]);
+                    for d in dets {
+                        let fp = bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0;
+                        let colour = if fp { [255, 0, 0] } else { [0, 0, 255] };
+                        draw(&mut c, &[d.bbox], colour);
+                    }
+                    c.save(dir.join(format!("{m}_{}.png", s.name)))?;
+                }
+            }
+            println!("{}", row(&format!("{m}, still 1 frame"), &one.first, &one));
+            if matches!(cfg.tiling, TilingMode::Rotating | TilingMode::Pyramid) {
+                let r = bench::run_stills(&mut make, &stills, frames)?;
+                println!(
+                    "{}",
+                    row(&format!("{m}, still within {frames} frames"), &r.within, &r)
+                );
+            }
+            let mut det = make()?;
+            let r = bench::run_sequence(&mut det, &seq, frames)?;
+            println!("{}", row(&format!("{m}, moving, this frame"), &r.first, &r));
+            println!(
+                "{}",
+                row(
+                    &format!("{m}, moving, within {frames} frames"),
+                    &r.within,
+                    &r
+                )
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! FER+ evaluator on the node's own inference path (ort + the Pillow-exact protocol).
+//!
+//!     ferplus_eval [--model FILE.onnx] [--models-dir models]
+//!                  [--data ../shared/data/ferplus.tar.gz] [--resolutions 48,32,20,15,10,8,5]
+//!                  [--threads 1] [--json out.json] [--robustness 20,10,5]
+//!
+//! Prints, per resolution and label rule (majority: 3,137 test images; plurality:
+//! 3,545), overall accuracy, mean class accuracy, per-class recall and the count, and
+//! the expected calibration error of the top-class confidence (majority rule).
+//! `--robustness` adds a table: majority accuracy at each listed resolution under each
+//! camera degradation of crates/lowres_fer_lab/src/degrade.rs, next to the clean protocol. Without --model it
+//! evaluates the manifest's classifier (role "classifier", the node's default).
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use lowres_fer::classify::EmotionClassifier;
+use lowres_fer::models::runtime;
+use lowres_fer::models::ModelStore;
+use lowres_fer::settings::config::ClassifierConfig;
+use lowres_fer_lab::degrade::{self, Degrader};
+use lowres_fer_lab::ferplus::{self, LabelRule};
+
+struct Args {
+    /// Empty: the manifest's classifier.
+    model: String,
+    models_dir: PathBuf,
+    data: PathBuf,
+    resolutions: Vec<u32>,
+    threads: u32,
+    json: Option<PathBuf>,
+    robustness: Vec<u32>,
+}
+
+fn resolution_list(text: &str) -> anyhow::Result<Vec<u32>> {
+    let list = text
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<u32>()
+                .with_context(|| format!("bad resolution {s:?}"))
+        })
+        .collect::<anyhow::Result<Vec<u32>>>()?;
+    if list.iter().any(|&r| r == 0 || r > 48) {
+        bail!("resolutions must be in 1..=48");
+    }
+    Ok(list)
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        model: String::new(),
+        models_dir: PathBuf::from("models"),
+        data: PathBuf::from("../shared/data/ferplus.tar.gz"),
+        resolutions: ferplus::RESOLUTIONS.to_vec(),
+        threads: 1,
+        json: None,
+        robustness: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--model" => a.model = value()?,
+            "--models-dir" => a.models_dir = value()?.into(),
+            "--data" => a.data = value()?.into(),
+            "--threads" => a.threads = value()?.parse().context("--threads")?,
+            "--json" => a.json = Some(value()?.into()),
+            "--resolutions" => a.resolutions = resolution_list(&value()?)?,
+            "--robustness" => a.robustness = resolution_list(&value()?)?,
+            "-h" | "--help" => {
+                println!("usage: ferplus_eval [--model FILE] [--models-dir DIR] [--data TAR|DIR] [--resolutions LIST] [--threads N] [--json OUT] [--robustness LIST]");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?} (see --help)"),
+        }
+    }
+    Ok(a)
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = parse_args()?;
+    let env = runtime::environment(None)?;
+    let store = ModelStore::open(&env, &args.models_dir)?;
+    if args.model.is_empty() {
+        args.model = store.manifest().classifier()?.to_owned();
+    }
+    let cfg = ClassifierConfig {
+        threads: args.threads,
+        ..Default::default()
+    };
+    let mut classifier = EmotionClassifier::new(&store, &args.model, &cfg)?;
+    let root = ferplus::dataset_root(&args.data, &ferplus::default_cache())?;
+    let samples = ferplus::load_split(&root, ferplus::TEST_DIR)?;
+    println!(
+        "FER+ Test: {} images, model {} (input {}x{}), {} thread(s)",
+        samples.len(),
+        args.model,
+        classifier.input_size(),
+        classifier.input_size(),
+        args.threads
+    );
+    let majority: Vec<Option<usize>> = samples
+        .iter()
+        .map(|s| LabelRule::Majority.label(&s.votes))
+        .collect();
+    let mut degrader = Degrader::new(0);
+    let mut all = Vec::new();
+    let mut calibration = Vec::new();
+    for &r in &args.resolutions {
+        let probs = ferplus::predict_probs(
+            &mut classifier,
+            &samples,
+            r,
+            &degrade::CLEAN,
+            &mut degrader,
+            256,
+        )?;
+        let preds: Vec<usize> = probs.iter().map(ferplus::argmax).collect();
+        for rule in [LabelRule::Majority, LabelRule::Plurality] {
+            let labels: Vec<Option<usize>> = samples.iter().map(|s| rule.label(&s.votes)).collect();
+            let scores = ferplus::score(r, rule, &labels, &preds);
+            println!("{}", ferplus::format_scores(&scores));
+            all.push(scores);
+        }
+        let ece = ferplus::expected_calibration_error(&majority, &probs, 15);
+        println!(
+            "R={r:>2} expected calibration error (majority, 15 bins): {:.2}%",
+            ece * 100.0
+        );
+        calibration.push(serde_json::json!({ "resolution": r, "ece": ece }));
+    }
+    let mut robustness = Vec::new();
+    if !args.robustness.is_empty() {
+        println!("\nRobustness (majority rule, accuracy %): degradation x resolution");
+        println!(
+            "{:<14}{}",
+            "degradation",
+            args.robustness
+                .iter()
+                .map(|r| format!("{:>8}", format!("{r} px")))
+                .collect::<String>()
+        );
+    }
+    for (name, spec) in degrade::NAMED
+        .iter()
+        .filter(|_| !args.robustness.is_empty())
+    {
+        let mut row = format!("{name:<14}");
+        for &r in &args.robustness {
+            // One noise stream per cell: a cell's figure does not depend on the others.
+            degrader.noise = degrade::Noise::new(u64::from(r) * 1000 + 1);
+            let probs =
+                ferplus::predict_probs(&mut classifier, &samples, r, spec, &mut degrader, 256)?;
+            let preds: Vec<usize> = probs.iter().map(ferplus::argmax).collect();
+            let s = ferplus::score(r, LabelRule::Majority, &majority, &preds);
+            row += &format!("{:>8.2}", s.accuracy * 100.0);
+            robustness.push(serde_json::json!({
+                "degradation": name, "resolution": r, "accuracy": s.accuracy,
+                "mean_class_accuracy": s.mean_class_accuracy,
+            }));
+        }
+        println!("{row}");
+    }
+    if let Some(path) = args.json {
+        let doc = serde_json::json!({
+            "model": args.model, "scores": all, "calibration": calibration, "robustness": robustness,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}

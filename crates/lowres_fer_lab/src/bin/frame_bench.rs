@@ -1,0 +1,268 @@
+//! Offline per-stage benchmark of the frame step (issue 12): no ROS, the node's
+//! own code path from a raw rgb8 VGA payload to the emotions message.
+//!
+//! `cargo run --release --bin frame_bench -- [--shared DIR] [--models-dir DIR]
+//!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]
+//!  [--precision fp32|int8|fp16] [--detectors default,close_range]`
+//!
+//! For each face count N it builds one 640x480 frame: a heavily blurred real
+//! photo as background (no face survives the blur) with N real faces pasted on
+//! it, cut with context from the labelled dlib photos of the shared scenes and
+//! scaled to 40-64 px. It runs the frame `--frames` times through
+//! [`FrameStep`] (decode, detect, gate + align, classify, track) with the
+//! default parameters on `--threads` inference threads and prints p50 / p99 /
+//! max per stage, plus the faces classified per frame. Timed, not asserted:
+//! figures go to docs/realtime.md with the machine they were measured on.
+//! `--write-frames DIR` saves the frames as `DIR/vga_<N>faces.png`: the live
+//! benchmark (scripts/latency_bench.sh) publishes exactly these.
+//! `--detectors default,close_range` runs every face count with each detector
+//! set-up in turn, in one run: the defaults (RetinaFace) and BlazeFace's
+//! config/close_range.yaml, for before/after ratios on the same machine state.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use image::{imageops, RgbImage};
+use lowres_fer::frame::{FrameStep, Payload};
+use lowres_fer::msg::Header;
+use lowres_fer::pipeline::Pipeline;
+use lowres_fer::settings::config::{DetectorModel, PipelineConfig, Precision, TilingMode};
+use lowres_fer::FaceState;
+use lowres_fer_lab::detect_eval as eval;
+
+struct Args {
+    shared: PathBuf,
+    models: PathBuf,
+    faces: Vec<usize>,
+    frames: usize,
+    threads: u32,
+    write_frames: Option<PathBuf>,
+    precision: Precision,
+    detectors: Vec<String>,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        shared: eval::default_shared_dir(),
+        models: PathBuf::from("models"),
+        faces: vec![0, 1, 5, 10],
+        frames: 300,
+        threads: 1,
+        write_frames: None,
+        precision: Precision::Fp32,
+        detectors: vec!["default".into()],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "-h" || flag == "--help" {
+            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N] [--write-frames DIR] [--precision fp32|int8|fp16]");
+            std::process::exit(0);
+        }
+        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--shared" => a.shared = value.into(),
+            "--models-dir" => a.models = value.into(),
+            "--faces" => {
+                a.faces = value
+                    .split(',')
+                    .map(|s| s.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()
+                    .context("--faces: comma-separated counts")?
+            }
+            "--frames" => a.frames = value.parse().context("--frames")?,
+            "--threads" => a.threads = value.parse().context("--threads")?,
+            "--write-frames" => a.write_frames = Some(value.into()),
+            "--precision" => {
+                a.precision = serde_json::from_value(serde_json::Value::String(value))
+                    .context("--precision: fp32, int8 or fp16")?
+            }
+            "--detectors" => a.detectors = value.split(',').map(|s| s.trim().to_string()).collect(),
+            other => anyhow::bail!("unknown argument {other:?}"),
+        }
+    }
+    anyhow::ensure!(a.frames >= 10, "--frames must be >= 10");
+    Ok(a)
+}
+
+/// Real faces with context (box side x 1.6), each scaled to a 40-64 px face.
+fn face_patches(dlib: &[eval::LabelledImage]) -> Vec<RgbImage> {
+    let mut out = Vec::new();
+    for (i, li) in dlib.iter().enumerate() {
+        for (j, b) in li.faces.iter().enumerate() {
+            let side = b.w.max(b.h) * 1.6;
+            let (cx, cy) = b.center();
+            let x0 = (cx - side / 2.0).max(0.0) as u32;
+            let y0 = (cy - side / 2.0).max(0.0) as u32;
+            let s = (side as u32)
+                .min(li.image.width().saturating_sub(x0))
+                .min(li.image.height().saturating_sub(y0));
+            if s < 8 {
+                continue;
+            }
+            let face_px = 40 + ((i * 7 + j * 5) % 25) as u32;
+            let target = (face_px as f32 * 1.6) as u32;
+            let crop = imageops::crop_imm(&li.image, x0, y0, s, s).to_image();
+            out.push(imageops::resize(
+                &crop,
+                target,
+                target,
+                imageops::FilterType::Triangle,
+            ));
+        }
+    }
+    out
+}
+
+/// 640x480: a blurred real photo with `n` pasted faces on a grid.
+fn frame_with(n: usize, background: &RgbImage, patches: &[RgbImage]) -> RgbImage {
+    let mut frame = background.clone();
+    let (cols, rows) = (5u32, 3u32);
+    for k in 0..n {
+        let p = &patches[k % patches.len()];
+        let (c, r) = (k as u32 % cols, (k as u32 / cols) % rows);
+        let x = 20 + c * 124 + (k as u32 * 13) % 20;
+        let y = 30 + r * 150 + (k as u32 * 17) % 30;
+        imageops::replace(&mut frame, p, x as i64, y as i64);
+    }
+    frame
+}
+
+fn pct(sorted: &[f64], q: f64) -> f64 {
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let dlib = eval::load_dlib(&args.shared)?;
+    let patches = face_patches(&dlib);
+    anyhow::ensure!(
+        !patches.is_empty(),
+        "no labelled faces under {}",
+        args.shared.display()
+    );
+    let first = &dlib[0].image;
+    let background = imageops::blur(
+        &imageops::resize(first, 640, 480, imageops::FilterType::Triangle),
+        14.0,
+    );
+
+    let mut base = PipelineConfig {
+        models_dir: args.models.clone(),
+        ..Default::default()
+    };
+    base.detector.threads = args.threads;
+    base.classifier.threads = args.threads;
+    base.classifier.precision = args.precision;
+    for name in &args.detectors {
+        let mut cfg = base.clone();
+        match name.as_str() {
+            "default" => {}
+            // config/close_range.yaml: BlazeFace, the default before issue 24.
+            "close_range" => {
+                cfg.detector.model = DetectorModel::Back;
+                cfg.detector.tiling = TilingMode::Pyramid;
+                cfg.detector.tiles_per_frame = 1;
+                cfg.detector.tile_score_threshold = 0.65;
+            }
+            other => anyhow::bail!("--detectors: unknown {other:?} (default, close_range)"),
+        }
+        run_cases(&args, &cfg, name, &background, &patches)?;
+    }
+    Ok(())
+}
+
+fn run_cases(
+    args: &Args,
+    cfg: &PipelineConfig,
+    name: &str,
+    background: &RgbImage,
+    patches: &[RgbImage],
+) -> anyhow::Result<()> {
+    println!(
+        "frame_bench [{name}]: 640x480 rgb8, {} frames per case, {} inference thread(s), detector {:?} (tiling {:?} x{}), routing {:?}, precision {:?}",
+        args.frames, args.threads, cfg.detector.model, cfg.detector.tiling, cfg.detector.tiles_per_frame, cfg.classifier.routing, cfg.classifier.precision
+    );
+    println!(
+        "{:>5} {:>6} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17}",
+        "faces",
+        "class.",
+        "decode p50/p99",
+        "detect p50/p99",
+        "align p50/p99",
+        "classify p50/p99",
+        "track p50/p99",
+        "total p50/p99/max"
+    );
+    for &n in &args.faces {
+        let frame = frame_with(n, background, patches);
+        if let Some(dir) = &args.write_frames {
+            std::fs::create_dir_all(dir)?;
+            let path = dir.join(format!("vga_{n}faces.png"));
+            frame
+                .save(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        let mut step = FrameStep::new(Pipeline::new(cfg)?);
+        let (w, h) = frame.dimensions();
+        let mut cols: [Vec<f64>; 6] = Default::default();
+        let mut classified = 0usize;
+        for i in 0..args.frames + 10 {
+            let header = Header {
+                sec: (i / 30) as i32,
+                nanosec: ((i % 30) * 33_333_333) as u32,
+                frame_id: "camera".into(),
+            };
+            let out = step
+                .process(
+                    header,
+                    Payload::Raw {
+                        width: w,
+                        height: h,
+                        encoding: "rgb8",
+                        is_bigendian: false,
+                        step: w * 3,
+                        data: frame.as_raw(),
+                    },
+                    false,
+                )
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if i < 10 {
+                continue; // warm-up: sessions, allocations, tracks confirmed
+            }
+            classified += out
+                .faces
+                .iter()
+                .filter(|f| f.state == FaceState::Classified)
+                .count();
+            let t = out.timings;
+            for (col, v) in cols.iter_mut().zip([
+                t.decode_ms,
+                t.stages.detect_ms,
+                t.stages.align_ms,
+                t.stages.classify_ms,
+                t.stages.track_ms,
+                t.processing_ms,
+            ]) {
+                col.push(v);
+            }
+        }
+        for c in &mut cols {
+            c.sort_by(f64::total_cmp);
+        }
+        let cell = |c: &[f64]| format!("{:>7.2} / {:>7.2}", pct(c, 0.5), pct(c, 0.99));
+        println!(
+            "{:>5} {:>6.1} | {} | {} | {} | {} | {} | {} / {:.2}",
+            n,
+            classified as f64 / args.frames as f64,
+            cell(&cols[0]),
+            cell(&cols[1]),
+            cell(&cols[2]),
+            cell(&cols[3]),
+            cell(&cols[4]),
+            cell(&cols[5]),
+            cols[5].last().copied().unwrap_or(0.0)
+        );
+    }
+    Ok(())
+}
