@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -20,7 +20,7 @@ use r2r::sensor_msgs::msg::{CameraInfo, Image};
 use r2r::std_msgs::msg::Header;
 use r2r::{Publisher, QosProfile};
 
-use super::node::lock;
+use crate::handoff::{lock, Slot};
 use lowres_fer::face::{FaceResult, FaceState};
 use lowres_fer::frame::StepOutput;
 use lowres_fer::hri::{self, Lifecycle, Roi, MAX_FOLLOWED_FACES};
@@ -267,8 +267,7 @@ struct FollowedFace {
 pub struct DropInShared {
     /// Newest unprocessed crop per id: a keep-latest slot per face, so memory
     /// is bounded by the number of followed faces.
-    pending: Mutex<BTreeMap<String, CropJob>>,
-    ready: Condvar,
+    pending: Slot<BTreeMap<String, CropJob>>,
     rois: Mutex<HashMap<String, Roi>>,
     /// Source image size from `camera_info` (0 x 0: unknown).
     source_size: Mutex<(u32, u32)>,
@@ -286,22 +285,12 @@ impl DropInShared {
 
     /// Put a crop; true when it replaced one the worker never took.
     fn put(&self, id: &str, job: CropJob) -> bool {
-        let replaced = lock(&self.pending).insert(id.to_string(), job).is_some();
-        self.ready.notify_one();
-        replaced
+        self.pending.put(id.to_string(), job)
     }
 
     /// Every pending crop (waits up to `poll` for one).
     pub fn take_all(&self, poll: Duration, into: &mut BTreeMap<String, CropJob>) {
-        let mut g = lock(&self.pending);
-        if g.is_empty() {
-            g = self
-                .ready
-                .wait_timeout(g, poll)
-                .map(|r| r.0)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
-        std::mem::swap(&mut *g, into);
+        self.pending.take_into(poll, into);
     }
 
     /// The native side of `id`'s face from its last roi and the source size.
@@ -402,7 +391,7 @@ pub fn spawn_drop_in(
                 (f.confirmed.clone(), f.ended.clone())
             };
             for id in ended {
-                lock(&shared.pending).remove(&id);
+                shared.pending.with_pending(|p| p.remove(&id));
                 lock(&shared.rois).remove(&id);
                 if let Some(s) = lock(&shared.smoother).as_mut() {
                     s.forget(&id);

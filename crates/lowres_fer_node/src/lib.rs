@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod convert;
+pub mod handoff;
 pub mod hri;
 pub mod logging;
 pub mod node;

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -40,7 +40,8 @@ use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp}
 use super::logging as ros_log;
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
-use lowres_fer::frame::{self, FrameStep, StepError};
+use crate::handoff::{lock, Slot};
+use lowres_fer::frame::{self, FrameStep, StepError, StepOutput};
 use lowres_fer::hri::{CropClassifier, CropError, CropOutcome};
 use lowres_fer::pipeline::{Pipeline, StageTimings};
 use lowres_fer::sanitize;
@@ -56,65 +57,10 @@ struct Frame {
     received: Instant,
 }
 
-/// Keep-latest hand-over between a producer and one consumer thread: at most
-/// one pending item; a new one replaces (drops) an unconsumed one.
-pub struct Slot<T> {
-    item: Mutex<Option<T>>,
-    ready: Condvar,
-}
-
-impl<T> Default for Slot<T> {
-    fn default() -> Self {
-        Self {
-            item: Mutex::new(None),
-            ready: Condvar::new(),
-        }
-    }
-}
-
-impl<T> Slot<T> {
-    /// Hand over `item`; true when it replaced one the consumer never took.
-    pub fn put(&self, item: T) -> bool {
-        let replaced = lock(&self.item).replace(item).is_some();
-        self.ready.notify_one();
-        replaced
-    }
-
-    /// The pending item, waiting for one; `None` once `stop` is set (checked
-    /// at least every `poll`).
-    pub fn take(&self, stop: &AtomicBool, poll: Duration) -> Option<T> {
-        let mut g = lock(&self.item);
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return None;
-            }
-            if let Some(item) = g.take() {
-                return Some(item);
-            }
-            g = self
-                .ready
-                .wait_timeout(g, poll)
-                .map(|r| r.0)
-                .unwrap_or_else(|p| p.into_inner().0);
-        }
-    }
-
-    /// Wake the consumer (after setting its stop flag).
-    pub fn wake(&self) {
-        self.ready.notify_all();
-    }
-}
-
 struct Shared {
-    slot: Slot<Frame>,
+    slot: Slot<Option<Frame>>,
     stats: Mutex<Stats>,
     shutdown: AtomicBool,
-}
-
-/// Poisoning only happens if a holder panicked; the data (counters, an
-/// optional frame) is still meaningful, so keep going rather than cascade.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn qos(p: &Settings) -> QosProfile {
@@ -271,7 +217,51 @@ fn handle_frame(
             .get_inter_process_subscription_count()
             .unwrap_or(0)
             > 0;
-    let (header, result) = match &frame.payload {
+    let (header, result) = run_step(step, &frame.payload, want_annotated);
+    let done = match result {
+        Ok(done) => done,
+        Err(e) => return report_step_error(e, header, out, shared, limiter),
+    };
+    if done.tracks_reset {
+        ros_log::info(
+            &out.logger,
+            "input time jumped backwards: resetting face tracks",
+        );
+    }
+    if let Some(e) = &done.classify_error {
+        // Still published: the faces carry STATE_CLASSIFIER_FAILED.
+        lock(&shared.stats).on_pipeline_error(format!("pipeline: {e}"));
+        if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
+            ros_log::error(
+                &out.logger,
+                &format!(
+                    "{e} (faces published as STATE_CLASSIFIER_FAILED) [{suppressed} similar suppressed]"
+                ),
+            );
+        }
+    }
+    let publish_failed = publish_outputs(&done, out);
+    let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
+    let mut st = lock(&shared.stats);
+    st.on_processed(
+        done.timings.decode_ms,
+        &done.timings.stages,
+        e2e_ms,
+        done.faces.len(),
+    );
+    if publish_failed {
+        st.publish_errors += 1;
+    }
+}
+
+/// The shared frame step on one received message; its ROS header comes back
+/// for the error messages.
+fn run_step<'a, 's>(
+    step: &'s mut FrameStep,
+    payload: &'a Payload,
+    want_annotated: bool,
+) -> (&'a Header, Result<StepOutput<'s>, StepError>) {
+    match payload {
         Payload::Raw(m) => {
             let payload = frame::Payload::Raw {
                 width: m.width,
@@ -292,16 +282,24 @@ fn handle_frame(
             let h = convert::plain_header(m.header.clone());
             (&m.header, step.process(h, payload, want_annotated))
         }
-    };
-    let logger = &out.logger;
-    let done = match result {
-        Ok(done) => done,
-        Err(StepError::Input(e)) => {
+    }
+}
+
+/// A frame the step rejected: counted in /diagnostics, logged (rate-limited).
+fn report_step_error(
+    e: StepError,
+    header: &Header,
+    out: &Outputs,
+    shared: &Shared,
+    limiter: &mut LogLimiter,
+) {
+    match e {
+        StepError::Input(e) => {
             let cause = e.cause();
             lock(&shared.stats).on_input_error(cause, format!("{cause}: {e}"));
             if let Some(suppressed) = limiter.allow(cause, Instant::now()) {
                 ros_log::warn(
-                    logger,
+                    &out.logger,
                     &format!(
                         "rejected input image on '{}' (frame_id '{}'): {e} [{suppressed} similar suppressed]",
                         out.input_topic,
@@ -309,37 +307,25 @@ fn handle_frame(
                     ),
                 );
             }
-            return;
         }
-        Err(StepError::Pipeline(e)) => {
+        StepError::Pipeline(e) => {
             lock(&shared.stats).on_pipeline_error(format!("pipeline: {e:#}"));
             if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
                 ros_log::error(
-                    logger,
+                    &out.logger,
                     &format!("pipeline failed on a frame: {e:#} [{suppressed} similar suppressed]"),
                 );
             }
-            return;
-        }
-    };
-    if done.tracks_reset {
-        ros_log::info(logger, "input time jumped backwards: resetting face tracks");
-    }
-    if let Some(e) = done.classify_error {
-        // Still published: the faces carry STATE_CLASSIFIER_FAILED.
-        lock(&shared.stats).on_pipeline_error(format!("pipeline: {e}"));
-        if let Some(suppressed) = limiter.allow("pipeline", Instant::now()) {
-            ros_log::error(
-                logger,
-                &format!(
-                    "{e} (faces published as STATE_CLASSIFIER_FAILED) [{suppressed} similar suppressed]"
-                ),
-            );
         }
     }
+}
+
+/// Emotions, ROS4HRI and the annotated image of one processed frame; true
+/// when any publish failed.
+fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
     let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
     if let Some(hri) = out.hri.as_mut() {
-        publish_failed |= hri.publish(&done, &convert::header(&done.msg.header)) > 0;
+        publish_failed |= hri.publish(done, &convert::header(&done.msg.header)) > 0;
     }
     if let Some(annotated) = done.annotated {
         let img = Image {
@@ -353,17 +339,7 @@ fn handle_frame(
         };
         publish_failed |= out.annotated.publish(&img).is_err();
     }
-    let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
-    let mut st = lock(&shared.stats);
-    st.on_processed(
-        done.timings.decode_ms,
-        &done.timings.stages,
-        e2e_ms,
-        done.faces.len(),
-    );
-    if publish_failed {
-        st.publish_errors += 1;
-    }
+    publish_failed
 }
 
 fn spawn_worker(
@@ -556,7 +532,7 @@ fn start_camera(
                 payload,
                 received: Instant::now(),
             };
-            if shared.slot.put(frame) {
+            if shared.slot.put((), frame) {
                 lock(&shared.stats).on_dropped();
             }
         }
@@ -737,47 +713,4 @@ pub fn run() -> Result<()> {
         return Err(anyhow!("{reason}"));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slot_keeps_only_the_latest_and_counts_replacements() {
-        let slot = Slot::default();
-        let stop = AtomicBool::new(false);
-        assert!(!slot.put(1));
-        assert!(slot.put(2), "an unconsumed item is replaced");
-        assert_eq!(slot.take(&stop, Duration::from_millis(10)), Some(2));
-        assert!(!slot.put(3));
-        assert_eq!(slot.take(&stop, Duration::from_millis(10)), Some(3));
-    }
-
-    #[test]
-    fn slot_wakes_the_consumer_and_stops() {
-        let slot = Arc::new(Slot::default());
-        let stop = Arc::new(AtomicBool::new(false));
-        let consumer = {
-            let (slot, stop) = (slot.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut got = Vec::new();
-                while let Some(v) = slot.take(&stop, Duration::from_secs(5)) {
-                    got.push(v);
-                }
-                got
-            })
-        };
-        // The consumer blocks in take; a put wakes it well before its poll.
-        std::thread::sleep(Duration::from_millis(50));
-        let t = Instant::now();
-        slot.put(7);
-        while lock(&slot.item).is_some() {
-            assert!(t.elapsed() < Duration::from_secs(2), "consumer not woken");
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        stop.store(true, Ordering::Relaxed);
-        slot.wake();
-        assert_eq!(consumer.join().unwrap(), vec![7]);
-    }
 }
