@@ -60,6 +60,17 @@ impl InputMapping {
             self.origin_y + v * self.scale,
         ]
     }
+
+    /// A box given by its centre and size in model px, in source px.
+    pub fn box_to_source(&self, cx: f32, cy: f32, w: f32, h: f32) -> BBox {
+        let [x, y] = self.to_source(cx - w * 0.5, cy - h * 0.5);
+        BBox {
+            x,
+            y,
+            w: w * self.scale,
+            h: h * self.scale,
+        }
+    }
 }
 
 /// Logits are clipped like MediaPipe does, so the sigmoid never overflows.
@@ -104,18 +115,12 @@ pub fn decode(
         if !(w > 0.0 && h > 0.0 && w.max(h) >= keep.min_side && cx.is_finite() && cy.is_finite()) {
             continue;
         }
-        let tl = map.to_source(cx - w * 0.5, cy - h * 0.5);
         let mut keypoints = [[0.0f32; 2]; 6];
         for (k, kp) in keypoints.iter_mut().enumerate() {
             *kp = map.to_source(ax + r[4 + 2 * k], ay + r[5 + 2 * k]);
         }
         out.push(Detection {
-            bbox: BBox {
-                x: tl[0],
-                y: tl[1],
-                w: w * map.scale,
-                h: h * map.scale,
-            },
+            bbox: map.box_to_source(cx, cy, w, h),
             score,
             keypoints,
         });

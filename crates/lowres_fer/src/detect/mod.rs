@@ -376,11 +376,9 @@ impl FaceDetector {
                 keep
             };
             model.decode(keep, t, &mut self.tile_dets);
-            self.candidates.extend(
-                self.tile_dets
-                    .iter()
-                    .filter(|d| !tiling::touches_interior_edge(&d.bbox, t, w, h)),
-            );
+            self.candidates.extend(self.tile_dets.iter().filter(|d| {
+                !tiling::touches_interior_edge(&d.bbox, t, tiling::TILE as usize, w, h)
+            }));
         }
         stats.runs = 1 + self.tiles.len();
         stats.tiles = self.tiles.len();
@@ -456,7 +454,7 @@ fn detect_retina(
             *index,
             tile_dets
                 .iter()
-                .filter(|d| !upscaled::touches_interior_edge(&d.bbox, t, w, h))
+                .filter(|d| !tiling::touches_interior_edge(&d.bbox, t, upscaled::TILE_INPUT, w, h))
                 .copied(),
         );
     }

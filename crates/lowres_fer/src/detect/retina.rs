@@ -20,7 +20,7 @@ use ort::value::TensorRef;
 
 use super::decode::{InputMapping, Keep};
 use super::preprocess::Resampler;
-use crate::face::{BBox, Detection};
+use crate::face::Detection;
 use crate::models::{ModelStore, SessionOptions};
 use crate::settings::config::DetectorConfig;
 
@@ -106,14 +106,8 @@ pub fn decode(
             )
         };
         let (ml, mr) = (pt(3), pt(4));
-        let tl = map.to_source(cx - w * 0.5, cy - h * 0.5);
         out.push(Detection {
-            bbox: BBox {
-                x: tl[0],
-                y: tl[1],
-                w: w * map.scale,
-                h: h * map.scale,
-            },
+            bbox: map.box_to_source(cx, cy, w, h),
             score,
             keypoints: [
                 pt(0),
@@ -342,32 +336,19 @@ mod tests {
         assert!(near(d.keypoints[3], [12.0, 20.0 + 7.2 * 0.5]), "{d:?}");
         assert!(d.keypoints[4][0].is_nan() && d.keypoints[5][1].is_nan());
         // Below the score or the size floor: dropped.
-        out.clear();
-        decode(
-            &loc,
-            &conf,
-            &lm,
-            &a,
+        for floor in [
             Keep {
                 min_score: 0.95,
                 ..keep
             },
-            &map,
-            &mut out,
-        );
-        assert!(out.is_empty());
-        decode(
-            &loc,
-            &conf,
-            &lm,
-            &a,
             Keep {
                 min_side: 40.0,
                 ..keep
             },
-            &map,
-            &mut out,
-        );
-        assert!(out.is_empty());
+        ] {
+            out.clear();
+            decode(&loc, &conf, &lm, &a, floor, &map, &mut out);
+            assert!(out.is_empty());
+        }
     }
 }

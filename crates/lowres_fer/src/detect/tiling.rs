@@ -51,11 +51,18 @@ fn axis_positions(len: u32, out: &mut Vec<i32>) {
     }
 }
 
-/// True when `b` touches an edge of region `t` (a [`TILE`]-side model input) that
-/// lies inside the frame: the face is probably cut by the tile.
-pub fn touches_interior_edge(b: &BBox, t: &InputMapping, width: u32, height: u32) -> bool {
+/// True when `b` touches an edge of region `t` (a model input of side
+/// `input_side`, e.g. [`TILE`]) that lies inside the frame: the face is
+/// probably cut by the tile and another tile holds it whole.
+pub fn touches_interior_edge(
+    b: &BBox,
+    t: &InputMapping,
+    input_side: usize,
+    width: u32,
+    height: u32,
+) -> bool {
     let (x0, y0) = (t.origin_x, t.origin_y);
-    let side = t.source_side(TILE as usize);
+    let side = t.source_side(input_side);
     let (x1, y1) = (x0 + side, y0 + side);
     let m = EDGE_MARGIN * t.scale;
     (x0 > 0.0 && b.x < x0 + m)
@@ -719,11 +726,35 @@ mod tests {
             h: 20.0,
         };
         let t = InputMapping::tile(192, 0);
-        assert!(touches_interior_edge(&b(191.0, 50.0), &t, 1280, 720));
-        assert!(touches_interior_edge(&b(430.0, 50.0), &t, 1280, 720));
-        assert!(!touches_interior_edge(&b(250.0, 0.0), &t, 1280, 720));
+        assert!(touches_interior_edge(
+            &b(191.0, 50.0),
+            &t,
+            TILE as usize,
+            1280,
+            720
+        ));
+        assert!(touches_interior_edge(
+            &b(430.0, 50.0),
+            &t,
+            TILE as usize,
+            1280,
+            720
+        ));
+        assert!(!touches_interior_edge(
+            &b(250.0, 0.0),
+            &t,
+            TILE as usize,
+            1280,
+            720
+        ));
         // At the frame's own border the face is not cut by the tile.
         let corner = InputMapping::tile(0, 0);
-        assert!(!touches_interior_edge(&b(0.0, 0.0), &corner, 1280, 720));
+        assert!(!touches_interior_edge(
+            &b(0.0, 0.0),
+            &corner,
+            TILE as usize,
+            1280,
+            720
+        ));
     }
 }

@@ -55,8 +55,6 @@ pub const TILE_INPUT: usize = 320;
 /// Overlap of neighbouring tiles, as a fraction of the tile: a face up to this
 /// share of a tile lies entirely inside one of them.
 pub const OVERLAP: f32 = 0.25;
-/// Detections closer than this (model px) to an interior tile edge are cut faces.
-pub const EDGE_MARGIN: f32 = 2.0;
 
 /// Evenly spread positions of `side`-long tiles along an axis of `len` px.
 fn axis(len: f32, side: f32, out: &mut Vec<f32>) {
@@ -188,22 +186,22 @@ impl UpscaledTiles {
     }
 }
 
-/// True when `b` touches an edge of the upscaled tile `t` that lies inside the
-/// frame: the face is probably cut by the tile and another tile holds it whole.
-pub fn touches_interior_edge(b: &BBox, t: &InputMapping, width: u32, height: u32) -> bool {
-    let (x0, y0) = (t.origin_x, t.origin_y);
-    let side = t.source_side(TILE_INPUT);
-    let (x1, y1) = (x0 + side, y0 + side);
-    let m = EDGE_MARGIN * t.scale;
-    (x0 > 0.0 && b.x < x0 + m)
-        || (y0 > 0.0 && b.y < y0 + m)
-        || (x1 < width as f32 && b.x + b.w > x1 - m)
-        || (y1 < height as f32 && b.y + b.h > y1 - m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A 20 px detection in the top-left tile.
+    fn face_at_10_10() -> Detection {
+        Detection {
+            bbox: BBox {
+                x: 10.0,
+                y: 10.0,
+                w: 20.0,
+                h: 20.0,
+            },
+            ..Default::default()
+        }
+    }
 
     #[test]
     fn grid_covers_the_frame_with_overlap() {
@@ -253,15 +251,7 @@ mod tests {
         let mut out = Vec::new();
         t.plan((640, 480), 2.0, Some(1), &mut out);
         let frame = RgbImage::from_pixel(640, 480, image::Rgb([90, 90, 90]));
-        let d = Detection {
-            bbox: BBox {
-                x: 10.0,
-                y: 10.0,
-                w: 20.0,
-                h: 20.0,
-            },
-            ..Default::default()
-        };
+        let d = face_at_10_10();
         t.hold(&frame, out[0].0, [d, d].into_iter());
         for _ in 0..19 {
             t.plan((640, 480), 2.0, Some(1), &mut out);
@@ -284,15 +274,7 @@ mod tests {
         let mut out = Vec::new();
         let mut frame = RgbImage::from_pixel(640, 480, image::Rgb([90, 90, 90]));
         t.plan((640, 480), 2.0, Some(1), &mut out);
-        let d = Detection {
-            bbox: BBox {
-                x: 10.0,
-                y: 10.0,
-                w: 20.0,
-                h: 20.0,
-            },
-            ..Default::default()
-        };
+        let d = face_at_10_10();
         t.hold(&frame, 0, [d].into_iter());
         // Noise-level change: kept.
         for p in frame.pixels_mut() {
