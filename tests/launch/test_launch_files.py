@@ -90,9 +90,10 @@ def xml_launch():
 
 def installed_executables() -> set[str]:
     """Executables CMakeLists.txt installs into lib/<package> (file(INSTALL .../NAME
-    DESTINATION .../lib/${PROJECT_NAME}))."""
+    [.../NAME2 ...] DESTINATION .../lib/${PROJECT_NAME}))."""
     text = (ROOT / "CMakeLists.txt").read_text()
-    found = re.findall(r'file\(INSTALL [^\n]*/(\w+)\\?"\s+DESTINATION [^\n]*/lib/\$\{PROJECT_NAME\}', text)
+    blocks = re.findall(r"file\(INSTALL (.*?)\s+DESTINATION [^\n]*/lib/\$\{PROJECT_NAME\}", text, re.DOTALL)
+    found = [name for b in blocks for name in re.findall(r'/(\w+)\\?"', b)]
     assert found, "CMakeLists.txt installs no executable into lib/${PROJECT_NAME}"
     return set(found)
 
