@@ -23,7 +23,7 @@ secs=$1 out=$2
 shift 2
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || { echo "usage: gpu_slot.sh SECONDS OUTDIR RUN..." >&2; exit 2; }
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 export LOWRES_FER_TRAIN_PY=${LOWRES_FER_TRAIN_PY:-python3} PYTHONUNBUFFERED=1
 export LOWRES_FER_TRAIN_ARGS="--time-limit $secs --threads $((8 / ${#runs[@]}))"
 mkdir -p "$out"
