@@ -13,7 +13,9 @@
 # export and evaluation, which need the Rust toolchain.
 # Each leaves at an epoch boundary before SECONDS (train.py --time-limit); then their
 # checkpoints and logs go to OUTDIR/<run>/ and the consoles to OUTDIR/<run>.log, to be
-# committed where the next session resumes.
+# committed where the next session resumes. A run keeps one checkpoint (reproduce.sh's
+# header): last.pt while it trains, best.pt once done; copy back what came and remove the
+# .pt files that did not (an old-format best.pt is folded into last.pt by the first epoch).
 # Needs a Python with the training stack (LOWRES_FER_TRAIN_PY, default python3) and the
 # FER+ tarball under LOWRES_FER_SHARED (common.sh).
 set -uo pipefail
@@ -21,13 +23,13 @@ secs=$1 out=$2
 shift 2
 runs=("$@")
 [ ${#runs[@]} -gt 0 ] || { echo "usage: gpu_slot.sh SECONDS OUTDIR RUN..." >&2; exit 2; }
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 export LOWRES_FER_TRAIN_PY=${LOWRES_FER_TRAIN_PY:-python3} PYTHONUNBUFFERED=1
 export LOWRES_FER_TRAIN_ARGS="--time-limit $secs --threads $((8 / ${#runs[@]}))"
 mkdir -p "$out"
 "$LOWRES_FER_TRAIN_PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available())'
 # Extract FER+ once before the runs start, or both would extract it over each other.
-"$LOWRES_FER_TRAIN_PY" -c 'import sys; sys.path.insert(0, "training"); import ferplus, pathlib; ferplus.extract(pathlib.Path(sys.argv[1]))' \
+"$LOWRES_FER_TRAIN_PY" -c 'import sys; sys.path.insert(0, "training"); import pathlib; from lowres_fer_training import data; data.extract(pathlib.Path(sys.argv[1]))' \
   "${LOWRES_FER_SHARED:-../shared}/data/ferplus.tar.gz" || exit 1
 for run in "${runs[@]}"; do
   case "$run" in

@@ -10,9 +10,15 @@
 #   bash training/reproduce.sh efc_all_kd_wide # the student distilled from it (long, resumable)
 #   bash training/reproduce.sh efc_all_cons   # the recipe plus the consistency term at C 0.3 (long, resumable)
 #
-# The long run's checkpoints live in training/runs/efc_all_s32/ and are committed
-# (last.pt, best.pt, log.jsonl) so that the next session resumes where this one
-# stopped; the other runs are short and are rebuilt.
+# Checkpoints (training/lowres_fer_training/checkpoint.py): a run keeps ONE checkpoint
+# file in training/runs/<run>/. While it runs, last.pt: everything a resume needs plus the
+# best epoch so far (its weights and selection score), so a session that stops commits
+# last.pt (with log.jsonl and config.json) and the next one resumes from it. Once its
+# epochs are done, best.pt: the best epoch's weights, what export.py, --teacher and
+# --init read; train.py removes last.pt then. The long runs (efc_all_s32, the candidates
+# below, reproduce_seeds.sh's) are committed that way; the other runs are short and are
+# rebuilt. Run directories of before this policy (last.pt and best.pt) resume as before;
+# the first epoch they train removes their best.pt (last.pt carries it from then on).
 #
 # Steps (see models/MODEL_CARD.md for the figures each produced):
 #   1. efc_all_s32  : EFC trained on all resolutions (the node's default classifier)
@@ -25,7 +31,7 @@ set -euo pipefail
 # shellcheck source=training/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 # Recipe (models/MODEL_CARD.md, "Training"): soft vote labels, half the faces through a
-# random camera (training/degrade.py), rotation/scale and erasing, one-cycle schedule.
+# random camera (training/lowres_fer_training/degrade.py), rotation/scale and erasing, one-cycle schedule.
 # One thread: the run shares a 2-core machine with everything else for many hours.
 RECIPE=(--epochs 150 --weight-decay 0.02 --threads 1)
 run efc_all_s32 "${RECIPE[@]}"
@@ -78,7 +84,7 @@ run efc_r48_s32 --epochs 10 --resolutions 48 --select 48 --threads 1
 "$PY" training/calibrate.py models/efc_r48_s32.onnx --data "$DATA"
 "$PY" - <<'PYEOF' > "$RUNS/experts.txt"
 import sys; sys.path.insert(0, "training")
-import routing
+from lowres_fer_training import routing
 for b in routing.BINS:
     lo, hi = b["face_px"]
     print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{min(hi, 1e6)}", b.get("model", "-"))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The seed options of issue 15 (training/seeds.py), trained with exactly the recipe and
+# The seed options of issue 15 (training/lowres_fer_training/models/seeds.py), trained with exactly the recipe and
 # budget of efc_all_s32 (training/reproduce.sh step 1), so that the comparison table of
 # models/MODEL_CARD.md ("Seed options (issue 15)") is fair. Resumable: re-running skips
 # finished runs and resumes interrupted ones from their last epoch.
@@ -12,8 +12,9 @@
 #
 # CPU cost on one thread (efc_all_s32 took 2.7 h for 150 epochs): a training step of
 # efc_rvn measured 5.1x the EFC's (about 14 h), of efc_sr 1.1x (3-4 h). The checkpoints live in
-# training/runs/efc_rvn_s32/ and training/runs/efc_sr_s32/ and are committed (last.pt,
-# best.pt, log.jsonl; .gitignore) so that the next session resumes where this one stopped.
+# training/runs/efc_rvn_s32/ and training/runs/efc_sr_s32/ and are committed with log.jsonl
+# (.gitignore): one file per run, last.pt while it trains (the next session resumes from it),
+# best.pt once it is done (reproduce.sh's header: the checkpoint policy).
 # Exports go to models/<run>.onnx with a manifest entry (role "candidate": not used by the
 # node until a row of the table wins), then calibration (training/calibrate.py), INT8/FP16
 # variants (training/quantize.py), the Rust evaluator's JSON (models/<run>.eval.json) and

@@ -1,37 +1,35 @@
-"""Seed options of issue 15 (training/seeds.py): shapes, cost budgets, one-graph ONNX
-export with the node's I/O, and that runs from before --arch still resume as EFC.
+"""Seed options of issue 15 (training/lowres_fer_training/models/seeds.py): shapes, cost
+budgets, one-graph ONNX export with the node's I/O, and that runs from before --arch still
+resume as EFC.
 
 Run with the training venv: $LOWRES_FER_CACHE/train/bin/python -m pytest tests/training
 """
 
 from __future__ import annotations
 
-import shutil
-import sys
+import json
+import os
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 import torch
+from lowres_fer_training import export, train
+from lowres_fer_training.defaults import ARCHS
+from lowres_fer_training.models import efc
+from lowres_fer_training.models.arch import build
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "training"))
-
-import efc
-import export
-import seeds
-import train
-
-DATA = Path(__import__("os").environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
+ROOT = Path(__file__).resolve().parents[2]  # conftest.py puts ROOT/training on sys.path
+DATA = Path(os.environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
 EFC_PARAMS = efc.count_parameters(efc.EFC())
 EFC_MACS = efc.count_macs(efc.EFC(), 32)
 
 
-@pytest.mark.parametrize("arch", seeds.ARCHS)
+@pytest.mark.parametrize("arch", ARCHS)
 def test_forward_shapes(arch):
     torch.manual_seed(0)
-    model = seeds.build(arch).eval()
+    model = build(arch).eval()
     with torch.no_grad():
         for size in (32, 20):
             probs = model(torch.rand(3, 1, size, size))
@@ -42,15 +40,15 @@ def test_forward_shapes(arch):
 
 def test_default_arch_is_the_efc_of_before():
     torch.manual_seed(0)
-    a = seeds.build("efc").state_dict()
+    a = build("efc").state_dict()
     torch.manual_seed(0)
     b = efc.EFC().state_dict()
-    assert type(seeds.build("efc")) is efc.EFC
+    assert type(build("efc")) is efc.EFC
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_rvn_votes_over_ten_crops_with_efc_weights():
-    model = seeds.build("efc_rvn").eval()
+    model = build("efc_rvn").eval()
     assert efc.count_parameters(model) == EFC_PARAMS  # voting adds no weights (seed 002)
     macs = efc.count_macs(model, 32)
     assert 3 * EFC_MACS <= macs <= 5 * EFC_MACS, macs  # 10 crops after block 3: 32.7 M
@@ -65,14 +63,14 @@ def test_rvn_votes_over_ten_crops_with_efc_weights():
 
 
 def test_wide_teacher_doubles_every_width():
-    model = seeds.build("efc_wide")
+    model = build("efc_wide")
     assert [b.dw.in_channels for b in model.blocks] == [2 * b.dw.in_channels for b in efc.EFC().blocks]
     assert 3 * EFC_PARAMS <= efc.count_parameters(model) <= 3.5 * EFC_PARAMS
     assert 3 * EFC_MACS <= efc.count_macs(model, 32) <= 3.5 * EFC_MACS
 
 
 def test_sr_front_end_fits_twice_the_efc_budget():
-    model = seeds.build("efc_sr").eval()
+    model = build("efc_sr").eval()
     sr_params = efc.count_parameters(model.sr)
     assert 1_000 <= sr_params <= 5_000, sr_params  # "a few thousand parameters"
     assert efc.count_parameters(model) <= EFC_PARAMS + 15_000
@@ -87,7 +85,7 @@ def test_sr_branches_keep_their_own_norm_statistics():
     """The shared blocks see a 16x16 and a 32x32 input's features: each branch keeps its
     own running statistics and is normalised by them in eval mode."""
     torch.manual_seed(0)
-    model = seeds.build("efc_sr").train()
+    model = build("efc_sr").train()
     bn = model.trunk.head[1]  # a batch norm of the shared part
     seen = []  # (input, output) of every call: the low branch first, then the high one
     bn.register_forward_hook(lambda _m, inp, out: seen.append((inp[0], out)))
@@ -109,7 +107,7 @@ def test_sr_branches_keep_their_own_norm_statistics():
     # A checkpoint from before the per-branch statistics loads strictly, both branches
     # starting from the shared ones.
     old = {k: v for k, v in model.state_dict().items() if ".low_" not in k}
-    fresh = seeds.build("efc_sr")
+    fresh = build("efc_sr")
     fresh.load_state_dict(old)
     assert torch.equal(fresh.trunk.head[1].low_running_mean, bn.running_mean)
 
@@ -117,7 +115,7 @@ def test_sr_branches_keep_their_own_norm_statistics():
 @pytest.mark.parametrize("arch", ("efc_rvn", "efc_sr", "efc_wide"))
 def test_variant_exports_as_one_graph_with_the_node_io(tmp_path, arch):
     torch.manual_seed(0)
-    model = seeds.build(arch).eval()
+    model = build(arch).eval()
     path = tmp_path / f"{arch}.onnx"
     export.export(model, 32, path)
     graph = onnx.load(str(path)).graph
@@ -128,35 +126,27 @@ def test_variant_exports_as_one_graph_with_the_node_io(tmp_path, arch):
         assert export.parity(model, path, faces) < 1e-4
 
 
-def _old_run(tmp_path: Path) -> Path:
-    """A copy of the committed efc_all_s32 checkpoint, whose config predates --arch."""
-    last = ROOT / "training/runs/efc_all_s32/last.pt"
-    if not last.exists():
-        pytest.skip("training/runs/efc_all_s32/last.pt is not in this checkout")
-    out = tmp_path / "run"
-    out.mkdir()
-    shutil.copy(last, out / "last.pt")
-    return out
-
-
-def test_old_checkpoint_resumes_and_exports_as_efc(tmp_path):
-    out = _old_run(tmp_path)
-    state = torch.load(out / "last.pt", weights_only=False, map_location="cpu")
-    assert "arch" not in state["config"]
+def test_old_checkpoint_resumes_and_exports_as_efc(old_format_run):
+    """Runs from before --arch (no "arch" in their config) are EFC runs."""
+    committed = ROOT / "training/runs/efc_all_s32/best.pt"
+    if committed.exists():
+        assert "arch" not in torch.load(committed, weights_only=False, map_location="cpu")["config"]
+        model, _ = export.load_checkpoint(committed)
+        assert type(model) is efc.EFC
+    out = old_format_run
+    assert "arch" not in torch.load(out / "last.pt", weights_only=False, map_location="cpu")["config"]
     model, _ = export.load_checkpoint(out / "last.pt")
     assert type(model) is efc.EFC
-    # Resuming with the default arch loads the weights (strictly) and, the run being
-    # finished, trains nothing more.
-    epochs = str(state["config"]["epochs"])
-    args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--robust-every", "0"]
-    train.main(args + ["--epochs", epochs, "--resume"])
-    assert (out / "log.jsonl").read_text() == ""
+    args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--batch", "64", "--robust-every", "0"]
     with pytest.raises(SystemExit, match="--arch efc"):
-        train.main(args + ["--epochs", epochs, "--resume", "--arch", "efc_rvn"])
+        train.main(args + ["--epochs", "2", "--resume", "--arch", "efc_rvn"])
+    # With the default arch it loads the weights (strictly) and finishes the run.
+    train.main(args + ["--epochs", "2", "--resume"])
+    assert [json.loads(line)["epoch"] for line in (out / "log.jsonl").read_text().splitlines()] == [0, 1]
 
 
 def test_comparison_table_renders_the_baseline_and_empty_rows(capsys):
-    import render_seed_table
+    from lowres_fer_training.tables import seed_options as render_seed_table
 
     render_seed_table.main([str(ROOT / "models")])
     lines = capsys.readouterr().out.strip().splitlines()

@@ -8,24 +8,27 @@ $LOWRES_FER_CACHE/train/bin/python -m pytest tests/training
 from __future__ import annotations
 
 import json
-import sys
+import os
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
+from lowres_fer_training import checkpoint, degrade, export, train
+from lowres_fer_training import data as ferplus
+from lowres_fer_training.augment import augment
+from lowres_fer_training.models import efc
+from lowres_fer_training.models.arch import build
+from lowres_fer_training.objectives import distillation
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "training"))
+ROOT = Path(__file__).resolve().parents[2]  # conftest.py puts ROOT/training on sys.path
+DATA = Path(os.environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
+RUNS = ROOT / "training/runs"
 
-import degrade
-import efc
-import export
-import ferplus
-import train
 
-DATA = Path(__import__("os").environ.get("LOWRES_FER_SHARED", ROOT.parent / "shared")) / "data/ferplus.tar.gz"
+def checkpoints(out: Path) -> list[str]:
+    return sorted(p.name for p in out.glob("*.pt"))
 
 
 def test_model_matches_the_papers_budget():
@@ -49,6 +52,7 @@ def test_one_epoch_trains_and_exports(tmp_path):
     train.main(["--data", str(DATA), "--out", str(out), "--epochs", "1", "--subset", "512", "--batch", "64"])
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert len(log) == 1 and np.isfinite(log[0]["loss"])
+    assert checkpoints(out) == ["best.pt"]  # a finished run keeps one file (checkpoint.py)
     onnx_path = tmp_path / "models" / "efc_smoke.onnx"
     export.main([str(out / "best.pt"), str(onnx_path), "--data", str(DATA)])
     manifest = json.loads((onnx_path.parent / "manifest.json").read_text())
@@ -63,20 +67,85 @@ def test_resume_continues_from_the_last_epoch(tmp_path):
     out = tmp_path / "run"
     args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--batch", "64", "--epochs", "2"]
     train.main(args + ["--stop-after", "1"])
+    # In progress: one file, last.pt, with the best epoch in it (what a resume or a teacher needs).
+    assert checkpoints(out) == ["last.pt"]
+    state = torch.load(out / "last.pt", weights_only=False)
+    assert state["epoch"] == 0 and state["best_state"]["epoch"] == 0
+    assert state["best"] == json.loads((out / "log.jsonl").read_text())["select_score"]
+    # Checkpoints hold CPU tensors whatever --device trained them: they resume anywhere.
+    assert all(v.device.type == "cpu" for v in state["model"].values())
+    assert all(v.device.type == "cpu" for v in state["best_state"]["model"].values())
+    assert all(v.device.type == "cpu" for moments in state["opt"]["state"].values() for v in moments.values())
     # A time slot already spent (a lent GPU's 10 minutes): leaves before the next epoch.
     train.main(args + ["--resume", "--time-limit", "1e-3"])
     assert len((out / "log.jsonl").read_text().splitlines()) == 1
+    assert checkpoints(out) == ["last.pt"]
     train.main(args + ["--resume"])
-    epochs = [json.loads(line)["epoch"] for line in (out / "log.jsonl").read_text().splitlines()]
-    assert epochs == [0, 1]
-    # Checkpoints hold CPU tensors whatever --device trained them: they resume anywhere.
-    state = torch.load(out / "last.pt", weights_only=False)
-    assert all(v.device.type == "cpu" for v in state["model"].values())
-    assert all(v.device.type == "cpu" for moments in state["opt"]["state"].values() for v in moments.values())
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log] == [0, 1]
+    # Finished: one file, best.pt, the best epoch's weights (last.pt is gone).
+    assert checkpoints(out) == ["best.pt"]
+    best = torch.load(out / "best.pt", weights_only=False)
+    assert sorted(best) == ["config", "epoch", "model", "valid"]
+    assert best["epoch"] == max(log, key=lambda e: e["select_score"])["epoch"]
+    # Resuming a finished run trains nothing.
+    train.main(args + ["--resume"])
+    assert len((out / "log.jsonl").read_text().splitlines()) == 2 and checkpoints(out) == ["best.pt"]
+
+
+def test_old_format_run_resumes_and_finishes_in_one_file(old_format_run):
+    """A run directory of before the one-file policy (last.pt and best.pt, as the runs
+    resumed across sessions were committed) resumes with its best epoch from best.pt."""
+    out = old_format_run
+    last, best = (torch.load(out / name, weights_only=False) for name in ("last.pt", "best.pt"))
+    assert "best_state" not in last
+    state = checkpoint.resume_state(out)
+    assert state["epoch"] == last["epoch"] == 0 and state["best"] == last["best"]
+    assert state["best_state"]["epoch"] == best["epoch"]
+    assert all(torch.equal(state["best_state"]["model"][k], v) for k, v in best["model"].items())
+    args = ["--data", str(DATA), "--out", str(out), "--subset", "256", "--batch", "64", "--epochs", "2",
+            "--robust-every", "0", "--resume"]
+    train.main(args)
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in log] == [0, 1]
+    assert checkpoints(out) == ["best.pt"]
+    kept = torch.load(out / "best.pt", weights_only=False)
+    assert kept["epoch"] == max(log, key=lambda e: e["select_score"])["epoch"]
+    if kept["epoch"] == 0:  # the old best.pt's epoch survived the conversion unchanged
+        assert all(torch.equal(kept["model"][k], v) for k, v in best["model"].items())
+
+
+@pytest.mark.parametrize("run", sorted(p.parent.name for p in RUNS.glob("*/last.pt")))
+def test_committed_run_in_progress_restores_its_state(run):
+    """Every committed run with a last.pt (in progress; either format) resumes: the epoch,
+    optimiser state, schedule and best score restored into a fresh model are the files'."""
+    out = RUNS / run
+    raw = torch.load(out / "last.pt", weights_only=False, map_location="cpu")
+    state = checkpoint.resume_state(out)
+    config = state["config"]
+    assert len((out / "log.jsonl").read_text().splitlines()) == raw["epoch"] + 1 < config["epochs"]
+    args = train.parse_args(["--out", str(out), "--arch", config.get("arch", "efc"), "--lr", str(config["lr"]),
+                             "--weight-decay", str(config["weight_decay"]), "--epochs", str(config["epochs"])])
+    model = build(args.arch)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=raw["sched"]["total_steps"])
+    gen, rng = torch.Generator(), np.random.default_rng(0)
+    start, best, best_state = train.restore(state, out, args.arch, model, opt, sched, gen, rng)
+    assert start == raw["epoch"] + 1 and best == raw["best"]
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in raw["model"].items())
+    restored = opt.state_dict()
+    assert restored["param_groups"] == raw["opt"]["param_groups"]
+    for i, moments in raw["opt"]["state"].items():
+        assert all(torch.equal(restored["state"][i][k], v) for k, v in moments.items())
+    assert sched.state_dict()["last_epoch"] == raw["sched"]["last_epoch"]
+    assert torch.equal(gen.get_state(), raw["gen"]) and rng.bit_generator.state == raw["np_rng"]
+    # The best epoch: in last.pt (one-file form) or its old-format best.pt, whose score is logged.
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert best_state is not None and log[best_state["epoch"]]["select_score"] == best
 
 
 def test_calibration_balances_rare_classes_and_fixes_overconfidence():
-    import calibrate
+    from lowres_fer_training import calibrate
 
     rng = np.random.default_rng(0)
     prior = np.array([0.4, 0.3, 0.1, 0.1, 0.05, 0.02, 0.02, 0.01])
@@ -95,28 +164,23 @@ def test_calibration_balances_rare_classes_and_fixes_overconfidence():
 def test_augmentation_moves_both_views_of_a_face_alike():
     """Distillation stacks the degraded and the clean face as channels, so the teacher
     sees exactly the flip, shift, rotation and erasing the student sees."""
-    import torch
-
     face = torch.rand(16, 1, 32, 32)
     for max_deg in (10.0, 0.0):  # resampling and integer-shift branches
-        out = train.augment(torch.cat([face, face], 1), torch.Generator().manual_seed(3), max_deg, 1.0)
+        out = augment(torch.cat([face, face], 1), torch.Generator().manual_seed(3), max_deg, 1.0)
         assert out.shape == (16, 2, 32, 32)
         assert torch.allclose(out[:, 0], out[:, 1])
         assert not torch.allclose(out[:, :1], face)
 
 
 def test_distillation_term_vanishes_only_when_the_student_agrees():
-    import seeds
-    import torch
-
-    teacher = seeds.build("efc").eval()
+    teacher = build("efc").eval()
     clean = torch.rand(8, 1, 32, 32)
     with torch.no_grad():
         agree = teacher(clean, logits=True)
-    assert train.distillation(teacher, clean, agree, 2.0).item() < 1e-5
-    assert train.distillation(teacher, clean, agree + torch.randn(8, 8), 2.0).item() > 1e-3
+    assert distillation(teacher, clean, agree, 2.0).item() < 1e-5
+    assert distillation(teacher, clean, agree + torch.randn(8, 8), 2.0).item() > 1e-3
     # Crop voting's per-crop logits [B, K, C] each learn the teacher's distribution.
-    assert train.distillation(teacher, clean, agree[:, None].expand(8, 10, 8), 2.0).item() < 1e-5
+    assert distillation(teacher, clean, agree[:, None].expand(8, 10, 8), 2.0).item() < 1e-5
 
 
 def test_distilled_training_runs_from_a_checkpoint_teacher(tmp_path):
@@ -146,8 +210,9 @@ def test_consistency_term_trains_the_degraded_view_towards_the_clean_one(tmp_pat
     train.main(base + ["--out", str(tmp_path / "consistent"), "--consistency", "1.0"])
     log = [json.loads(line) for line in (tmp_path / "consistent" / "log.jsonl").read_text().splitlines()]
     assert len(log) == 1 and np.isfinite(log[0]["loss"])
-    plain = torch.load(tmp_path / "plain" / "last.pt", weights_only=False)["model"]
-    consistent = torch.load(tmp_path / "consistent" / "last.pt", weights_only=False)["model"]
+    # One epoch: best.pt (the finished run's one file) holds its weights.
+    plain = torch.load(tmp_path / "plain" / "best.pt", weights_only=False)["model"]
+    consistent = torch.load(tmp_path / "consistent" / "best.pt", weights_only=False)["model"]
     # Same seed and batches: only the term's gradient can make the weights differ.
     assert any(not torch.equal(plain[k], consistent[k]) for k in plain if k.endswith("weight"))
     # The clean view runs in eval mode, so the batch norms counted the degraded batches only.
@@ -170,7 +235,7 @@ def test_harsh_camera_draws_more_of_the_costliest_degradations():
 
 
 def test_recipe_ab_table_renders_every_logged_variant(tmp_path, capsys):
-    import render_ab_table
+    from lowres_fer_training.tables import ab as render_ab_table
 
     entry = {
         "epoch": 0,

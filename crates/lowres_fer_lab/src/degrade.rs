@@ -1,6 +1,6 @@
 //! Camera degradations of a 48x48 FER+ face for the evaluator's robustness table.
 //!
-//! The same definitions as `training/degrade.py` (its `NAMED` set): each acts at the
+//! The same definitions as `training/lowres_fer_training/degrade.py` (its `NAMED` set): each acts at the
 //! face's native resolution R — blurs are drawn at 48 px scaled by 48/R, the sampling
 //! kernel takes 48 px to R, then exposure, sensor noise and JPEG at R — and the crop is
 //! resized to the model input with Pillow's bilinear filter, as the node does. Kernels,
@@ -48,7 +48,7 @@ pub const CLEAN: Spec = Spec {
     jpeg: None,
 };
 
-/// The robustness table's columns, one setting each (training/degrade.py `NAMED`).
+/// The robustness table's columns, one setting each (training/lowres_fer_training/degrade.py `NAMED`).
 pub const NAMED: &[(&str, Spec)] = &[
     ("clean", CLEAN),
     (
@@ -162,7 +162,7 @@ fn gaussian_kernel(sigma: f64) -> Vec<f64> {
 }
 
 /// Separable convolution with replicated edges, summed in the order numpy does in
-/// training/degrade.py (tap by tap over the whole image), rows first.
+/// training/lowres_fer_training/degrade.py (tap by tap over the whole image), rows first.
 fn convolve(img: &[f64], w: usize, h: usize, kx: &[f64], ky: &[f64]) -> Vec<f64> {
     let (rx, ry) = (kx.len() / 2, ky.len() / 2);
     let clamp = |v: isize, n: usize| v.clamp(0, n as isize - 1) as usize;

@@ -49,7 +49,7 @@ fn rust_degradation_matches_pillow_byte_for_byte() {
 }
 
 /// The camera degradations of the robustness table (crates/lowres_fer_lab/src/degrade.rs) agree with
-/// training/degrade.py at the native resolution: kernels exactly, the float paths
+/// training/lowres_fer_training/degrade.py at the native resolution: kernels exactly, the float paths
 /// (blur, gamma, contrast) up to an off-by-one of a rare exact .5 rounding.
 #[test]
 fn camera_degradations_match_python() {

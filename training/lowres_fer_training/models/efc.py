@@ -29,7 +29,7 @@ DEFAULT_BLOCKS = (
     (96, 96, 3, 1),
     (96, 128, 3, 1),
 )
-# Every width doubled (issue 9's larger 48 px teacher, seeds.py "efc_wide"): 1.5 M
+# Every width doubled (issue 9's larger 48 px teacher, models/seeds.py, arch "efc_wide"): 1.5 M
 # parameters and 28 M multiply-adds at 32x32, 3.3x the student's.
 WIDE_BLOCKS = tuple((2 * cin, 2 * cout, e, s) for cin, cout, e, s in DEFAULT_BLOCKS)
 

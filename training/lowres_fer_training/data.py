@@ -1,4 +1,5 @@
-"""FER+ loading and the low-resolution evaluation protocol (../shared/data/README.md).
+"""FER+ loading, the low-resolution evaluation protocol (../shared/data/README.md) and
+the on-disk cache of degraded faces.
 
 Labels: 10 vote counts per image (neutral, happiness, surprise, sadness, anger,
 disgust, fear, contempt, unknown, NF). The 8 emotions keep that order everywhere.
@@ -7,21 +8,19 @@ disgust, fear, contempt, unknown, NF). The 8 emotions keep that order everywhere
 from __future__ import annotations
 
 import csv
+import os
 import tarfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-EMOTIONS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt")
+from .defaults import EMOTIONS
+
 SPLITS = {"train": "FER2013Train", "valid": "FER2013Valid", "test": "FER2013Test"}
-# Resolutions of the EFC paper's protocol (Table 3 plus 48 and 32).
-EVAL_RESOLUTIONS = (48, 32, 20, 15, 10, 8, 5)
 
 
 def default_cache() -> Path:
-    import os
-
     root = os.environ.get("LOWRES_FER_CACHE") or Path.home() / ".cache" / "lowres_fer"
     return Path(root)
 
@@ -104,3 +103,23 @@ def degrade(img: np.ndarray, resolution: int, input_size: int) -> np.ndarray:
 
 def degrade_all(images: np.ndarray, resolution: int, input_size: int) -> np.ndarray:
     return np.stack([degrade(im, resolution, input_size) for im in images])
+
+
+def degraded_cache(root: Path, split: str, images: np.ndarray, resolutions, size: int, tag: str) -> np.ndarray:
+    """[len(resolutions), N, size, size] uint8, cached on disk (degrading is the slow part)."""
+    cache = default_cache() / "ferplus_degraded"
+    cache.mkdir(parents=True, exist_ok=True)
+    out = []
+    for r in resolutions:
+        path = cache / f"{split}{tag}_s{size}_r{r}.npy"
+        if path.exists():
+            arr = np.load(path)
+        else:
+            arr = degrade_all(images, r, size)
+            # Write then rename: parallel runs (experts) may fill the same cache.
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, arr)
+            os.replace(tmp, path)
+        out.append(arr)
+    return np.stack(out)

@@ -1,6 +1,6 @@
 """Camera degradations of a face crop, for training and for the robustness table.
 
-The clean protocol (ferplus.degrade) is Pillow's antialiased bilinear 48 -> R -> input.
+The clean protocol (data.degrade) is Pillow's antialiased bilinear 48 -> R -> input.
 A robot's crop is not that: the camera integrates light over its pixels (area), cheap
 ISPs subsample (nearest), the image was JPEG-compressed at the size the face really
 has, the sensor adds noise, the lens may be out of focus or the head moving, and the
