@@ -12,3 +12,4 @@ pub mod degrade;
 pub mod detect_bench;
 pub mod detect_eval;
 pub mod ferplus;
+pub mod still_camera;
