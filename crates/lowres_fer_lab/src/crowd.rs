@@ -17,9 +17,9 @@ use image::RgbImage;
 use serde::Deserialize;
 
 use crate::detect_bench::Buckets;
+use crate::still_camera;
 use lowres_fer::face::{greedy_iou_match, BBox, Detection, FaceState};
-use lowres_fer::frame::{FrameStep, Payload};
-use lowres_fer::msg::Header;
+use lowres_fer::frame::FrameStep;
 
 /// IoU at which a detection finds a face.
 pub const MATCH_IOU: f32 = 0.4;
@@ -199,27 +199,14 @@ pub fn run(step: &mut FrameStep, photos: &[CrowdPhoto], frames: usize) -> anyhow
             .collect();
         ever.clear();
         ever.resize(valid.len(), false);
-        let (w, h) = photo.image.dimensions();
         // Each photo starts 10 s before the previous one: going back in time
         // resets the step, as a restarted bag does.
         let stamp = 1_000_000 - 10 * k as i32;
         for f in 0..frames {
-            let header = Header {
-                sec: stamp + (f / 30) as i32,
-                nanosec: ((f % 30) * 33_333_333) as u32,
-                frame_id: "crowd".into(),
-            };
             let out = step
                 .process(
-                    header,
-                    Payload::Raw {
-                        width: w,
-                        height: h,
-                        encoding: "rgb8",
-                        is_bigendian: false,
-                        step: w * 3,
-                        data: photo.image.as_raw(),
-                    },
+                    still_camera::header(stamp, f, "crowd"),
+                    still_camera::rgb8(&photo.image),
                     false,
                 )
                 .map_err(|e| anyhow::anyhow!("{}: {e}", photo.file))?;

@@ -4,9 +4,12 @@
 //! ([`detect_bench`]) and on real crowds ([`crowd`]), and the benchmark and
 //! research binaries in src/bin.
 
+/// The flags the lab binaries share (clap).
+pub mod cli;
 pub mod crowd;
 /// Camera degradations for the evaluator's robustness table.
 pub mod degrade;
 pub mod detect_bench;
 pub mod detect_eval;
 pub mod ferplus;
+pub mod still_camera;

@@ -213,6 +213,16 @@ pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name == name)
 }
 
+/// The allowed values of the choice parameter `name` (the snake_case names of its
+/// config enum), for command lines that take one: `None` when `name` is not a
+/// choice.
+pub fn enum_choices(name: &str) -> Option<&'static [&'static str]> {
+    match find(name)?.kind {
+        Kind::Choice(names) => Some(names),
+        _ => None,
+    }
+}
+
 /// Parameters that were given but are not ours (typos in a params file). Both
 /// tools warn about them and go on; `use_sim_time` and `qos_overrides.*` are
 /// rclcpp/r2r's own.

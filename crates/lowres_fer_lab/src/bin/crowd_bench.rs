@@ -13,64 +13,27 @@
 //! share of found faces the quality gate lets through to the classifier, and
 //! the mean detect stage and frame step times.
 
-use std::path::PathBuf;
-
-use anyhow::Context;
+use clap::Parser;
 use lowres_fer::frame::FrameStep;
 use lowres_fer::pipeline::Pipeline;
-use lowres_fer::settings::params::{self, Given, Kind, Settings, Value};
+use lowres_fer::settings::params::Settings;
+use lowres_fer_lab::cli;
 use lowres_fer_lab::crowd::{self, CrowdScore};
 use lowres_fer_lab::detect_bench::BUCKET_NAMES;
-use lowres_fer_lab::detect_eval as eval;
 
+/// Crowd benchmark: the WIDER FACE crowd photos through the node's frame step.
+#[derive(Parser, Debug)]
+#[command(name = "crowd_bench", args_override_self = true)]
 struct Args {
-    shared: PathBuf,
-    models: PathBuf,
+    #[command(flatten)]
+    shared: cli::Shared,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    /// Frames each photo is held for in the still-camera mode
+    #[arg(long, value_name = "N", default_value_t = crowd::STILL_FRAMES)]
     frames: usize,
-    given: Given,
-}
-
-/// `VALUE` typed by the declaration of `name` (what a params file would give).
-fn typed(name: &str, value: &str) -> anyhow::Result<Value> {
-    let p = params::find(name).with_context(|| format!("--set: unknown parameter {name:?}"))?;
-    Ok(match p.kind {
-        Kind::Bool => Value::Bool(value.parse().with_context(|| format!("{name}: bool"))?),
-        Kind::Int { .. } => Value::Int(value.parse().with_context(|| format!("{name}: integer"))?),
-        Kind::Double { .. } => {
-            Value::Double(value.parse().with_context(|| format!("{name}: number"))?)
-        }
-        Kind::Str | Kind::Choice(_) => Value::Str(value.to_string()),
-    })
-}
-
-fn parse_args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        shared: eval::default_shared_dir(),
-        models: PathBuf::from("models"),
-        frames: crowd::STILL_FRAMES,
-        given: Given::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            println!(
-                "crowd_bench [--shared DIR] [--models-dir DIR] [--frames N] [--set NAME=VALUE]..."
-            );
-            std::process::exit(0);
-        }
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--shared" => a.shared = value.into(),
-            "--models-dir" => a.models = value.into(),
-            "--frames" => a.frames = value.parse().context("--frames")?,
-            "--set" => {
-                let (name, v) = value.split_once('=').context("--set takes NAME=VALUE")?;
-                a.given.insert(name.to_string(), typed(name, v)?);
-            }
-            other => anyhow::bail!("unknown argument {other:?}"),
-        }
-    }
-    Ok(a)
+    #[command(flatten)]
+    set: cli::ParamSet,
 }
 
 fn row(label: &str, s: &CrowdScore, ms: (f64, f64)) {
@@ -91,12 +54,12 @@ fn row(label: &str, s: &CrowdScore, ms: (f64, f64)) {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    let dir = crowd::crowds_dir(&args.shared);
+    let args = Args::parse();
+    let dir = crowd::crowds_dir(&args.shared.dir());
     let photos = crowd::load(&dir)?;
-    let settings = Settings::read(&args.given)?;
+    let settings = Settings::read(&args.set.given())?;
     let mut cfg = settings.pipeline;
-    cfg.models_dir = args.models.clone();
+    cfg.models_dir = args.models.models_dir.clone();
     let d = &cfg.detector;
     println!(
         "crowd_bench: {} photos of {}, {} still frames; detector {:?}, tiling {:?} x{}, input_scale {}, tile_scale {}, scores {}/{}, {} thread(s); gate min_detector_score {}",
@@ -145,4 +108,12 @@ fn main() -> anyhow::Result<()> {
     println!("{:<14}|{cells}", format!("within {}", args.frames));
     println!("gated: share of the found faces >= 16 px that the quality gate classifies");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
 }

