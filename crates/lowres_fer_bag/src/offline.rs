@@ -28,13 +28,16 @@ use lowres_fer::frame::{FrameStep, Payload, StepError};
 use lowres_fer::pipeline::Pipeline;
 use lowres_fer::settings::config::PipelineConfig;
 
-/// How annotated frames are written to the output bag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How annotated frames are written to the output bag (`--annotated`: the
+/// variants' names are the flag's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Annotated {
     None,
-    /// sensor_msgs/Image rgb8 on `<ns>/image_annotated` (what the node publishes).
+    // (Plain comments: doc comments would become per-value help and switch
+    // clap to its long help layout.)
+    // sensor_msgs/Image rgb8 on `<ns>/image_annotated` (what the node publishes).
     Raw,
-    /// sensor_msgs/CompressedImage JPEG on `<ns>/image_annotated/compressed` (~20x smaller).
+    // sensor_msgs/CompressedImage JPEG on `<ns>/image_annotated/compressed` (~20x smaller).
     Jpeg,
 }
 
