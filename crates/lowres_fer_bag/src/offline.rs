@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde::Serialize;
 
 use super::html::HtmlReport;
@@ -171,56 +172,105 @@ impl Drop for TempDir {
     }
 }
 
-struct Progress {
-    enabled: bool,
-    tty: bool,
-    total: u64,
-    start: Instant,
-    last: Instant,
+/// The progress line on stderr: on a terminal a live indicatif bar (4
+/// redraws a second); otherwise (a log file) a plain line every 10 s.
+enum Progress {
+    Off,
+    Bar(ProgressBar),
+    Log {
+        total: u64,
+        start: Instant,
+        last: Instant,
+    },
+}
+
+/// `[###---] 12/40 frames  30.0%   25.1 frames/s eta    1s`, the log line's format.
+const BAR_TEMPLATE: &str = "[{bar:30}] {pos}/{len} frames {pct}% {fps} frames/s eta {eta_s}s";
+
+fn rate_keys(style: ProgressStyle) -> ProgressStyle {
+    style.with_key("fps", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:6.1}", s.per_sec());
+    })
 }
 
 impl Progress {
-    fn update(&mut self, done: u64, force: bool) {
-        if !self.enabled {
-            return;
+    fn new(enabled: bool, total: u64, start: Instant) -> Self {
+        if !enabled {
+            return Self::Off;
         }
-        let now = Instant::now();
-        // A TTY gets a live line; a log file a line every 10 s.
-        let every = if self.tty { 0.25 } else { 10.0 };
-        if !force && now.duration_since(self.last).as_secs_f64() < every {
-            return;
-        }
-        self.last = now;
-        let el = now.duration_since(self.start).as_secs_f64().max(1e-9);
-        let fps = done as f64 / el;
-        let line = if self.total > 0 {
-            let pct = 100.0 * done as f64 / self.total as f64;
-            let eta = if fps > 0.0 {
-                self.total.saturating_sub(done) as f64 / fps
-            } else {
-                0.0
+        if !std::io::stderr().is_terminal() {
+            return Self::Log {
+                total,
+                start,
+                last: start,
             };
-            let width = 30usize;
-            let filled = ((pct / 100.0) * width as f64).round().min(width as f64) as usize;
-            format!(
-                "[{}{}] {done}/{} frames {pct:5.1}% {fps:6.1} frames/s eta {eta:4.0}s",
-                "#".repeat(filled),
-                "-".repeat(width - filled),
-                self.total
-            )
+        }
+        let target = ProgressDrawTarget::stderr_with_hz(4);
+        let style = if total > 0 {
+            ProgressStyle::with_template(BAR_TEMPLATE).map(|s| {
+                rate_keys(s)
+                    .with_key("pct", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:5.1}", 100.0 * s.fraction());
+                    })
+                    .with_key("eta_s", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:4.0}", s.eta().as_secs_f64());
+                    })
+                    .progress_chars("#-")
+            })
         } else {
-            format!("{done} frames {fps:6.1} frames/s")
+            ProgressStyle::with_template("{pos} frames {fps} frames/s").map(rate_keys)
         };
-        let mut err = std::io::stderr().lock();
-        if self.tty {
-            let _ = write!(err, "\r{line}");
-            if force {
-                let _ = writeln!(err);
+        let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target);
+        bar.set_style(style.expect("the progress templates parse"));
+        Self::Bar(bar)
+    }
+
+    /// `done` frames handled; `last`: the run is over (the line stays).
+    fn update(&mut self, done: u64, last: bool) {
+        match self {
+            Self::Off => {}
+            Self::Bar(bar) => {
+                bar.set_position(done);
+                if last {
+                    bar.finish();
+                }
             }
-        } else {
-            let _ = writeln!(err, "{line}");
+            Self::Log {
+                total,
+                start,
+                last: shown,
+            } => {
+                let now = Instant::now();
+                if !last && now.duration_since(*shown).as_secs_f64() < 10.0 {
+                    return;
+                }
+                *shown = now;
+                let el = now.duration_since(*start).as_secs_f64().max(1e-9);
+                let _ = writeln!(std::io::stderr().lock(), "{}", log_line(done, *total, el));
+            }
         }
     }
+}
+
+/// A progress line for a log file.
+fn log_line(done: u64, total: u64, elapsed_s: f64) -> String {
+    let fps = done as f64 / elapsed_s;
+    if total == 0 {
+        return format!("{done} frames {fps:6.1} frames/s");
+    }
+    let pct = 100.0 * done as f64 / total as f64;
+    let eta = if fps > 0.0 {
+        total.saturating_sub(done) as f64 / fps
+    } else {
+        0.0
+    };
+    let width = 30usize;
+    let filled = ((pct / 100.0) * width as f64).round().min(width as f64) as usize;
+    format!(
+        "[{}{}] {done}/{total} frames {pct:5.1}% {fps:6.1} frames/s eta {eta:4.0}s",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+    )
 }
 
 /// One input message, CDR-decoded; the pixels borrow from the bag's buffer.
@@ -406,13 +456,11 @@ pub fn run(opts: &Options) -> Result<Report> {
     let mut skipped = 0u64;
     let mut index = 0u64;
     let start = Instant::now();
-    let mut progress = Progress {
-        enabled: opts.progress,
-        tty: std::io::stderr().is_terminal(),
-        total: opts.max_frames.map_or(total, |m| m.min(total)),
+    let mut progress = Progress::new(
+        opts.progress,
+        opts.max_frames.map_or(total, |m| m.min(total)),
         start,
-        last: start,
-    };
+    );
     let zero = opts.deterministic;
 
     let processed = bag.for_each_message(&topic, |m| {
@@ -565,4 +613,23 @@ pub fn run(opts: &Options) -> Result<Report> {
         fps,
         output: out.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_and_the_bar_template() {
+        assert_eq!(
+            log_line(20, 40, 1.0),
+            "[###############---------------] 20/40 frames  50.0%   20.0 frames/s eta    1s"
+        );
+        assert_eq!(log_line(7, 0, 2.0), "7 frames    3.5 frames/s");
+        // A hidden bar takes the same calls (and the templates parse).
+        let mut p = Progress::new(true, 40, Instant::now());
+        p.update(1, false);
+        p.update(40, true);
+        assert!(ProgressStyle::with_template(BAR_TEMPLATE).is_ok());
+    }
 }
