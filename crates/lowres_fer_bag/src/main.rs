@@ -457,7 +457,7 @@ mod tests {
             .collect();
         let annotated = <Annotated as clap::ValueEnum>::value_variants()
             .iter()
-            .filter_map(|v| clap::ValueEnum::to_possible_value(v))
+            .filter_map(clap::ValueEnum::to_possible_value)
             .map(|p| p.get_name().to_string())
             .collect();
         lists.push(("annotated".into(), annotated));
