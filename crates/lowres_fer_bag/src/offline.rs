@@ -14,7 +14,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressState, ProgressStyle};
 use serde::Serialize;
 
 use super::html::HtmlReport;
@@ -222,7 +222,10 @@ impl Progress {
         } else {
             ProgressStyle::with_template("{pos} frames {fps} frames/s").map(rate_keys)
         };
-        let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target);
+        // A run that fails (the bar dropped unfinished) clears the line for
+        // its error message.
+        let bar = ProgressBar::with_draw_target((total > 0).then_some(total), target)
+            .with_finish(ProgressFinish::AndClear);
         bar.set_style(style.expect("the progress templates parse"));
         Self::Bar(bar)
     }
@@ -234,7 +237,9 @@ impl Progress {
             Self::Bar(bar) => {
                 bar.set_position(done);
                 if last {
+                    // The line stays; what follows starts on the next one.
                     bar.finish();
+                    let _ = writeln!(std::io::stderr());
                 }
             }
             Self::Log {
