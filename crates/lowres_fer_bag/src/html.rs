@@ -197,37 +197,14 @@ fn png_data_uri(img: &RgbImage) -> String {
 }
 
 fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for c in data.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for k in 0..4 {
-            if k <= c.len() {
-                out.push(A[(n >> (18 - 6 * k) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
-/// Text for HTML content and attribute values.
+/// Text for HTML content and attribute values (either quote): `& < > " '`
+/// become entities.
 fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 impl HtmlReport {
@@ -395,20 +372,22 @@ impl HtmlReport {
         faces_hist: &[u64],
     ) -> String {
         let mut h = String::new();
-        let _ = write!(
-            h,
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
-             <title>lowres_fer report: {}</title><style>{CSS}</style></head><body>\n",
-            esc(title)
-        );
-        let _ = writeln!(
-            h,
-            "<h1>lowres_fer bag report</h1><p class=\"sub\">{}</p>",
-            esc(title)
-        );
+        page_head(&mut h, title);
+        self.summary(&mut h, figures, timings, faces_hist);
+        self.timelines(&mut h);
+        self.strip(&mut h);
+        h.push_str("</div>\n</body></html>\n");
+        h
+    }
 
-        // ---- summary figures ----
+    /// The summary figures, the latency table and the two bar charts.
+    fn summary(
+        &self,
+        h: &mut String,
+        figures: &[(String, String)],
+        timings: &[(String, f64, f64, f64)],
+        faces_hist: &[u64],
+    ) {
         h.push_str("<section class=\"row\"><div><h2>Summary</h2><table>");
         for (k, v) in figures {
             let _ = write!(h, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
@@ -452,8 +431,10 @@ impl HtmlReport {
                     .collect::<Vec<_>>()
             )
         );
+    }
 
-        // ---- legend + timelines ----
+    /// The legend and one section per shown track.
+    fn timelines(&self, h: &mut String) {
         h.push_str("<h2>Emotion timelines</h2><p class=\"legend\">");
         for (e, c) in EMOTIONS.iter().zip(COLORS) {
             let _ = write!(h, "<span><i style=\"background:{c}\"></i>{e}</span>");
@@ -472,10 +453,12 @@ impl HtmlReport {
             h.push_str("<p class=\"note\">No tracked faces (tracking off, or no face found).</p>");
         }
         for (id, t) in shown {
-            self.track_section(&mut h, *id, t);
+            self.track_section(h, *id, t);
         }
+    }
 
-        // ---- strip ----
+    /// The strip of sampled face thumbnails (its closing tag: the caller's).
+    fn strip(&self, h: &mut String) {
         let mut strip: Vec<&Thumb> = self.strip.iter().collect();
         strip.sort_by_key(|t| (t.stamp_ns, t.track_id));
         let _ = write!(
@@ -495,36 +478,67 @@ impl HtmlReport {
                 t.confidence
             );
         }
-        h.push_str("</div>\n</body></html>\n");
-        h
     }
 
     fn track_section(&self, h: &mut String, id: u64, t: &TrackBins) {
-        const W: f64 = 720.0;
-        const PH: f64 = 90.0;
-        const SH: f64 = 50.0;
-        const L: f64 = 40.0;
+        track_svg::section(h, id, t, self.secs(t.start_ns));
+    }
+}
+
+/// The SVG of one track: stacked probabilities over time, face size below.
+mod track_svg {
+    use super::*;
+
+    const W: f64 = 720.0;
+    const PH: f64 = 90.0;
+    const SH: f64 = 50.0;
+    const L: f64 = 40.0;
+
+    /// The time axis of a track.
+    struct Axis {
+        /// Bins with data.
+        used: usize,
+        /// Bin width in px.
+        bw: f64,
+        /// Seconds since the first frame at the axis' start.
+        t0: f64,
+        /// Seconds the axis spans.
+        span: f64,
+    }
+
+    pub(super) fn section(h: &mut String, id: u64, t: &TrackBins, t0: f64) {
         // At least MIN_AXIS_BINS on the axis, so a short track looks short.
         let used = t.used().max(1);
         let axis = used.max(MIN_AXIS_BINS);
-        let bw = (W - L) / axis as f64;
-        let t0 = self.secs(t.start_ns);
-        let span = t.width_ns as f64 * 1e-9 * axis as f64;
+        let a = Axis {
+            used,
+            bw: (W - L) / axis as f64,
+            t0,
+            span: t.width_ns as f64 * 1e-9 * axis as f64,
+        };
         let _ = write!(
-            h,
-            "<div class=\"track\"><div class=\"thumb\">{}<br>track {id}<br>{} frames</div>",
-            t.best.as_ref().map_or(String::new(), |b| format!(
-                "<img src=\"{}\" width=\"{THUMB_PX}\" height=\"{THUMB_PX}\" alt=\"track {id}\" title=\"{} {:.2}\">",
-                b.png, b.label, b.confidence
-            )),
-            t.frames
-        );
+        h,
+        "<div class=\"track\"><div class=\"thumb\">{}<br>track {id}<br>{} frames</div>",
+        t.best.as_ref().map_or(String::new(), |b| format!(
+            "<img src=\"{}\" width=\"{THUMB_PX}\" height=\"{THUMB_PX}\" alt=\"track {id}\" title=\"{} {:.2}\">",
+            b.png, b.label, b.confidence
+        )),
+        t.frames
+    );
         let total_h = PH + SH + 30.0;
         let _ = write!(
-            h,
-            "<svg width=\"{W}\" height=\"{total_h}\" viewBox=\"0 0 {W} {total_h}\" role=\"img\" aria-label=\"track {id}\">"
-        );
-        // stacked probabilities
+        h,
+        "<svg width=\"{W}\" height=\"{total_h}\" viewBox=\"0 0 {W} {total_h}\" role=\"img\" aria-label=\"track {id}\">"
+    );
+        probabilities(h, t, &a);
+        let smax = face_size(h, t, &a);
+        axes(h, &a, smax);
+        h.push_str("</svg></div>\n");
+    }
+
+    /// One stacked bar of mean class probabilities per bin (grey: seen, none classified).
+    fn probabilities(h: &mut String, t: &TrackBins, a: &Axis) {
+        let Axis { used, bw, t0, .. } = *a;
         for (i, b) in t.bins[..used].iter().enumerate() {
             if b.faces == 0 {
                 continue;
@@ -533,10 +547,10 @@ impl HtmlReport {
             let ts = t0 + i as f64 * t.width_ns as f64 * 1e-9;
             if b.classified == 0 {
                 let _ = write!(
-                    h,
-                    "<rect x=\"{x:.2}\" y=\"0\" width=\"{bw:.2}\" height=\"{PH}\" fill=\"#e0e0e0\"><title>{ts:.1} s: {} faces, none classified</title></rect>",
-                    b.faces
-                );
+                h,
+                "<rect x=\"{x:.2}\" y=\"0\" width=\"{bw:.2}\" height=\"{PH}\" fill=\"#e0e0e0\"><title>{ts:.1} s: {} faces, none classified</title></rect>",
+                b.faces
+            );
                 continue;
             }
             let n = b.classified as f64;
@@ -552,16 +566,20 @@ impl HtmlReport {
                 y -= hh;
                 if hh > 0.0 {
                     let _ = write!(
-                        h,
-                        "<rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"{:.2}\" height=\"{hh:.2}\" fill=\"{}\"/>",
-                        bw + 0.3,
-                        COLORS[c]
-                    );
+                    h,
+                    "<rect x=\"{x:.2}\" y=\"{y:.2}\" width=\"{:.2}\" height=\"{hh:.2}\" fill=\"{}\"/>",
+                    bw + 0.3,
+                    COLORS[c]
+                );
                 }
             }
             let _ = write!(h, "<title>{tip}</title></g>");
         }
-        // face size
+    }
+
+    /// Face size per bin (band = min..max, line and dots = mean); returns the scale's maximum.
+    fn face_size(h: &mut String, t: &TrackBins, a: &Axis) -> f64 {
+        let Axis { used, bw, .. } = *a;
         let top = PH + 8.0;
         let smax = t.bins[..used]
             .iter()
@@ -577,11 +595,11 @@ impl HtmlReport {
             let x = L + (i as f64 + 0.5) * bw;
             let (lo, hi) = (y_of(b.size_min as f64), y_of(b.size_max as f64));
             let _ = write!(
-                h,
-                "<rect x=\"{:.2}\" y=\"{hi:.2}\" width=\"{bw:.2}\" height=\"{:.2}\" fill=\"#bbdefb\"/>",
-                x - bw / 2.0,
-                (lo - hi).max(0.5)
-            );
+            h,
+            "<rect x=\"{:.2}\" y=\"{hi:.2}\" width=\"{bw:.2}\" height=\"{:.2}\" fill=\"#bbdefb\"/>",
+            x - bw / 2.0,
+            (lo - hi).max(0.5)
+        );
             let y = y_of(b.size_sum / b.faces as f64);
             let _ = write!(line, "{x:.2},{y:.2} ");
             // A dot per bin: a track seen in one bin has no line to draw.
@@ -594,15 +612,21 @@ impl HtmlReport {
             h,
             "<polyline points=\"{line}\" fill=\"none\" stroke=\"#1565c0\" stroke-width=\"1.5\"/>"
         );
-        // axes and labels
+        smax
+    }
+
+    /// Axis lines, the scales' labels and five time ticks.
+    fn axes(h: &mut String, a: &Axis, smax: f64) {
+        let Axis { t0, span, .. } = *a;
+        let top = PH + 8.0;
         let _ = write!(
             h,
             "<line x1=\"{L}\" y1=\"{PH}\" x2=\"{W}\" y2=\"{PH}\" stroke=\"#555\"/>\
-             <line x1=\"{L}\" y1=\"{:.1}\" x2=\"{W}\" y2=\"{:.1}\" stroke=\"#555\"/>\
-             <text x=\"{:.1}\" y=\"10\" class=\"ax\" text-anchor=\"end\">p=1</text>\
-             <text x=\"{:.1}\" y=\"{PH}\" class=\"ax\" text-anchor=\"end\">0</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"end\">{:.0} px</text>\
-             <text x=\"{:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"end\">0</text>",
+         <line x1=\"{L}\" y1=\"{:.1}\" x2=\"{W}\" y2=\"{:.1}\" stroke=\"#555\"/>\
+         <text x=\"{:.1}\" y=\"10\" class=\"ax\" text-anchor=\"end\">p=1</text>\
+         <text x=\"{:.1}\" y=\"{PH}\" class=\"ax\" text-anchor=\"end\">0</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"end\">{:.0} px</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"end\">0</text>",
             top + SH,
             top + SH,
             L - 4.0,
@@ -621,14 +645,29 @@ impl HtmlReport {
                 _ => "middle",
             };
             let _ = write!(
-                h,
-                "<text x=\"{x:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"{anchor}\">{:.1} s</text>",
-                top + SH + 16.0,
-                t0 + span * k as f64 / 4.0
-            );
+            h,
+            "<text x=\"{x:.1}\" y=\"{:.1}\" class=\"ax\" text-anchor=\"{anchor}\">{:.1} s</text>",
+            top + SH + 16.0,
+            t0 + span * k as f64 / 4.0
+        );
         }
-        h.push_str("</svg></div>\n");
     }
+}
+
+/// The document head and the page title.
+fn page_head(h: &mut String, title: &str) {
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
+             <title>lowres_fer report: {}</title><style>{CSS}</style></head><body>\n",
+        esc(title)
+    );
+    let _ = writeln!(
+        h,
+        "<h1>lowres_fer bag report</h1><p class=\"sub\">{}</p>",
+        esc(title)
+    );
 }
 
 /// A small horizontal bar chart of (label, count, colour).
@@ -764,7 +803,7 @@ mod tests {
     fn escapes_markup() {
         assert_eq!(
             esc("<a href='x'>&\""),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;"
+            "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;"
         );
     }
 }

@@ -17,12 +17,11 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::ser::{SerializeSeq, SerializeStruct};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use lowres_fer::face::{FaceState, EMOTIONS};
 use lowres_fer::frame::StepOutput;
@@ -65,8 +64,8 @@ pub(super) const RUN_ROWS: usize = 32_768;
 /// the number of open files stays bounded too.
 const MAX_RUNS: usize = 64;
 
-/// One processed frame (a row of frames.csv).
-#[derive(Debug, Clone, Serialize)]
+/// One processed frame (a row of frames.csv, fields in [`FRAMES_HEADER`] order).
+#[derive(Debug, Clone)]
 struct FrameRow {
     index: u64,
     log_time_ns: u64,
@@ -76,12 +75,35 @@ struct FrameRow {
     faces: usize,
     classified: usize,
     decode_ms: f64,
-    #[serde(flatten)]
     timings: StageTimings,
     processing_ms: f64,
 }
 
-/// One face of one frame of a track (a row of tracks.csv).
+/// By hand because the csv crate cannot write serde's `flatten` (a map).
+impl Serialize for FrameRow {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = &self.timings;
+        let mut r = s.serialize_struct("FrameRow", FRAMES_HEADER.len())?;
+        r.serialize_field("index", &self.index)?;
+        r.serialize_field("log_time_ns", &self.log_time_ns)?;
+        r.serialize_field("stamp_ns", &self.stamp_ns)?;
+        r.serialize_field("width", &self.width)?;
+        r.serialize_field("height", &self.height)?;
+        r.serialize_field("faces", &self.faces)?;
+        r.serialize_field("classified", &self.classified)?;
+        r.serialize_field("decode_ms", &Num(self.decode_ms))?;
+        r.serialize_field("detect_ms", &Num(t.detect_ms))?;
+        r.serialize_field("align_ms", &Num(t.align_ms))?;
+        r.serialize_field("classify_ms", &Num(t.classify_ms))?;
+        r.serialize_field("track_ms", &Num(t.track_ms))?;
+        r.serialize_field("total_ms", &Num(t.total_ms))?;
+        r.serialize_field("processing_ms", &Num(self.processing_ms))?;
+        r.end()
+    }
+}
+
+/// One face of one frame of a track (a row of tracks.csv, fields in
+/// [`TRACKS_HEADER`] order).
 #[derive(Debug, Clone, Serialize)]
 struct TrackRow {
     track_id: u64,
@@ -89,31 +111,43 @@ struct TrackRow {
     stamp_ns: i64,
     state: &'static str,
     top_label: &'static str,
+    #[serde(serialize_with = "num32")]
     top_confidence: f32,
+    #[serde(serialize_with = "num32")]
     x: f32,
+    #[serde(serialize_with = "num32")]
     y: f32,
+    #[serde(serialize_with = "num32")]
     width: f32,
+    #[serde(serialize_with = "num32")]
     height: f32,
+    #[serde(serialize_with = "num32")]
     face_size_px: f32,
 }
 
-/// One CSV line (no newline) of the `header` fields of `row`. Every field is
-/// a number or a label from a fixed set, so no quoting is needed. Numbers go
-/// through serde_json so their text is the same as in summary.json.
-fn csv_line<T: Serialize>(row: &T, header: &[&str]) -> Result<String> {
-    let v = serde_json::to_value(row)?;
-    let obj = v
-        .as_object()
-        .ok_or_else(|| anyhow!("csv row is not an object"))?;
-    let cells: Vec<String> = header
-        .iter()
-        .map(|h| match obj.get(*h) {
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(other) => other.to_string(),
-            None => String::new(),
-        })
-        .collect();
-    Ok(cells.join(","))
+/// A CSV number spelled as serde_json spells it in summary.json (`1e+17`,
+/// `null` for NaN; f32 widened to f64 as serde_json's values do), which the
+/// csv crate's own float format (`1e17`, `NaN`) is not: the CSVs stay as
+/// they were.
+struct Num(f64);
+
+impl Serialize for Num {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let text = serde_json::to_string(&self.0).map_err(serde::ser::Error::custom)?;
+        s.serialize_str(&text)
+    }
+}
+
+fn num32<S: Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    Num(f64::from(*v)).serialize(s)
+}
+
+/// A CSV writer of this module: no automatic header (each file writes its
+/// own, even when it gets no rows), `\n` line ends. Fields are numbers and
+/// labels from fixed sets: nothing is ever quoted.
+fn csv_writer(path: &Path) -> Result<csv::Writer<File>> {
+    let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    Ok(csv::WriterBuilder::new().has_headers(false).from_writer(f))
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -248,7 +282,7 @@ const STAGES: [&str; 7] = [
 
 /// Frame and face records of a run, written or summarised as they come.
 pub(super) struct Rows {
-    frames_csv: BufWriter<File>,
+    frames_csv: csv::Writer<File>,
     frames_path: PathBuf,
     tracks: TrackSorter,
     frames: u64,
@@ -267,10 +301,10 @@ impl Rows {
 
     fn with_run_rows(dir: &Path, run_rows: usize) -> Result<Self> {
         let frames_path = dir.join("frames.csv");
-        let f = File::create(&frames_path)
-            .with_context(|| format!("cannot create {}", frames_path.display()))?;
-        let mut frames_csv = BufWriter::new(f);
-        writeln!(frames_csv, "{}", FRAMES_HEADER.join(","))?;
+        let mut frames_csv = csv_writer(&frames_path)?;
+        frames_csv
+            .write_record(FRAMES_HEADER)
+            .with_context(|| format!("cannot write {}", frames_path.display()))?;
         Ok(Self {
             frames_csv,
             frames_path,
@@ -328,7 +362,8 @@ impl Rows {
     }
 
     fn add_frame(&mut self, row: &FrameRow) -> Result<()> {
-        writeln!(self.frames_csv, "{}", csv_line(row, FRAMES_HEADER)?)
+        self.frames_csv
+            .serialize(row)
             .with_context(|| format!("cannot write {}", self.frames_path.display()))?;
         self.frames += 1;
         self.faces_total += row.faces as u64;
@@ -391,9 +426,9 @@ impl Rows {
             .with_context(|| format!("cannot write {}", self.frames_path.display()))?;
         let merge = self.tracks.merge()?;
         let path = dir.join("tracks.csv");
-        let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut csv = BufWriter::new(f);
-        writeln!(csv, "{}", TRACKS_HEADER.join(","))?;
+        let mut csv = csv_writer(&path)?;
+        csv.write_record(TRACKS_HEADER)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Tracks(RefCell::new(TrackStream {
             merge,
             csv,
@@ -404,7 +439,7 @@ impl Rows {
     }
 }
 
-/// The key and the fields of a spilled tracks.csv line the summaries need.
+/// The key and the fields of a spilled tracks.csv row the summaries need.
 #[derive(Debug, Clone)]
 struct Parsed {
     track_id: u64,
@@ -416,29 +451,34 @@ struct Parsed {
     face_size_px: f64,
 }
 
-fn parse_line(line: &str) -> Result<Parsed> {
-    let cells: Vec<&str> = line.split(',').collect();
-    if cells.len() != TRACKS_HEADER.len() {
-        bail!("spilled track row has {} fields: {line:?}", cells.len());
-    }
-    let num = |i: usize| -> Result<f64> {
-        cells[i]
-            .parse()
-            .with_context(|| format!("spilled track row field {}: {line:?}", TRACKS_HEADER[i]))
-    };
-    let int = |i: usize| -> Result<i64> {
-        cells[i]
-            .parse()
-            .with_context(|| format!("spilled track row field {}: {line:?}", TRACKS_HEADER[i]))
-    };
-    let classified = cells[3] == FaceState::Classified.name();
+/// A spilled row as read back (the fields the summaries do not need are
+/// copied to tracks.csv as they are).
+#[derive(Deserialize)]
+struct Spilled<'a> {
+    track_id: u64,
+    frame: u64,
+    stamp_ns: i64,
+    state: &'a str,
+    top_label: &'a str,
+    _top_confidence: &'a str,
+    _x: &'a str,
+    _y: &'a str,
+    _width: &'a str,
+    _height: &'a str,
+    face_size_px: f64,
+}
+
+fn parse_record(r: &csv::StringRecord) -> Result<Parsed> {
+    let row: Spilled = r
+        .deserialize(None)
+        .with_context(|| format!("spilled track row {:?}", r.iter().collect::<Vec<_>>()))?;
     Ok(Parsed {
-        track_id: int(0)? as u64,
-        frame: int(1)? as u64,
-        stamp_ns: int(2)?,
-        classified,
-        label: EMOTIONS.iter().position(|e| *e == cells[4]),
-        face_size_px: num(10)?,
+        track_id: row.track_id,
+        frame: row.frame,
+        stamp_ns: row.stamp_ns,
+        classified: row.state == FaceState::Classified.name(),
+        label: EMOTIONS.iter().position(|e| *e == row.top_label),
+        face_size_px: row.face_size_px,
     })
 }
 
@@ -488,10 +528,10 @@ impl TrackSorter {
         // Stable: rows arrive in frame order, so equal keys keep it.
         self.buf.sort_by_key(|r| (r.track_id, r.frame));
         let path = self.new_run_path()?;
-        let f = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        let mut w = BufWriter::new(f);
+        let mut w = csv_writer(&path)?;
         for r in self.buf.drain(..) {
-            writeln!(w, "{}", csv_line(&r, TRACKS_HEADER)?)?;
+            w.serialize(&r)
+                .with_context(|| format!("cannot write {}", path.display()))?;
         }
         w.flush()
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -500,11 +540,10 @@ impl TrackSorter {
             // Too many files to keep open: fold them into one run.
             let merged = self.new_run_path()?;
             let mut m = Merge::open(std::mem::take(&mut self.runs), None)?;
-            let f = File::create(&merged)
-                .with_context(|| format!("cannot create {}", merged.display()))?;
-            let mut w = BufWriter::new(f);
-            while let Some((line, _)) = m.next()? {
-                writeln!(w, "{line}")?;
+            let mut w = csv_writer(&merged)?;
+            while let Some((record, _)) = m.next()? {
+                w.write_record(&record)
+                    .with_context(|| format!("cannot write {}", merged.display()))?;
             }
             w.flush()
                 .with_context(|| format!("cannot write {}", merged.display()))?;
@@ -523,9 +562,9 @@ impl TrackSorter {
 
 /// k-way merge of sorted run files (k <= [`MAX_RUNS`]).
 struct Merge {
-    readers: Vec<(BufReader<File>, PathBuf)>,
-    /// The next line of each reader, with its parsed key.
-    heads: Vec<Option<(String, Parsed)>>,
+    readers: Vec<(csv::Reader<File>, PathBuf)>,
+    /// The next row of each reader, with its parsed key.
+    heads: Vec<Option<(csv::StringRecord, Parsed)>>,
     /// Removed (with the runs) once the merge is done.
     dir: Option<PathBuf>,
 }
@@ -539,7 +578,8 @@ impl Merge {
         };
         for p in runs {
             let f = File::open(&p).with_context(|| format!("cannot open {}", p.display()))?;
-            m.readers.push((BufReader::new(f), p));
+            let reader = csv::ReaderBuilder::new().has_headers(false).from_reader(f);
+            m.readers.push((reader, p));
         }
         for i in 0..m.readers.len() {
             let h = m.read(i)?;
@@ -548,22 +588,21 @@ impl Merge {
         Ok(m)
     }
 
-    fn read(&mut self, i: usize) -> Result<Option<(String, Parsed)>> {
+    fn read(&mut self, i: usize) -> Result<Option<(csv::StringRecord, Parsed)>> {
         let (r, p) = &mut self.readers[i];
-        let mut line = String::new();
-        let n = r
-            .read_line(&mut line)
+        let mut record = csv::StringRecord::new();
+        let more = r
+            .read_record(&mut record)
             .with_context(|| format!("cannot read {}", p.display()))?;
-        if n == 0 {
+        if !more {
             return Ok(None);
         }
-        let line = line.trim_end_matches('\n').to_string();
-        let parsed = parse_line(&line)?;
-        Ok(Some((line, parsed)))
+        let parsed = parse_record(&record)?;
+        Ok(Some((record, parsed)))
     }
 
     /// The smallest next row; ties go to the earlier run (keeps the order stable).
-    fn next(&mut self) -> Result<Option<(String, Parsed)>> {
+    fn next(&mut self) -> Result<Option<(csv::StringRecord, Parsed)>> {
         let best = self
             .heads
             .iter()
@@ -588,7 +627,7 @@ impl Merge {
 /// The merge in progress: every row pulled from it is also written to tracks.csv.
 struct TrackStream {
     merge: Merge,
-    csv: BufWriter<File>,
+    csv: csv::Writer<File>,
     path: PathBuf,
     peeked: Option<Parsed>,
     done: bool,
@@ -600,8 +639,9 @@ impl TrackStream {
             return Ok(None);
         }
         match self.merge.next()? {
-            Some((line, p)) => {
-                writeln!(self.csv, "{line}")
+            Some((record, p)) => {
+                self.csv
+                    .write_record(&record)
                     .with_context(|| format!("cannot write {}", self.path.display()))?;
                 Ok(Some(p))
             }
@@ -794,6 +834,86 @@ impl Serialize for OneTrack<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `row` as the csv writer writes it, with the header serde derives.
+    fn csv_text<T: Serialize>(row: &T) -> String {
+        let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+        w.serialize(row).expect("serialize");
+        String::from_utf8(w.into_inner().expect("flush")).expect("utf8")
+    }
+
+    #[test]
+    fn csv_rows_keep_the_serde_json_spelling_and_the_header_order() {
+        // Written by the serde_json-based writer this crate had before csv.
+        let t = TrackRow {
+            track_id: 3,
+            frame: 7,
+            stamp_ns: -5,
+            state: "classified",
+            top_label: "happiness",
+            top_confidence: 0.1,
+            x: f32::NAN,
+            y: 1e-7,
+            width: 1e20,
+            height: 123456.79,
+            face_size_px: 16.0,
+        };
+        let t2 = TrackRow {
+            track_id: 0,
+            frame: 1,
+            stamp_ns: 2,
+            state: "too_small",
+            top_label: "",
+            top_confidence: 0.0,
+            x: -0.0,
+            y: f32::INFINITY,
+            width: 3.3,
+            height: 1.0 / 3.0,
+            face_size_px: 7.5,
+        };
+        let f = FrameRow {
+            index: 1,
+            log_time_ns: 2,
+            stamp_ns: -3,
+            width: 4,
+            height: 5,
+            faces: 6,
+            classified: 7,
+            decode_ms: 0.1,
+            timings: StageTimings {
+                detect_ms: 1e-9,
+                align_ms: f64::NAN,
+                classify_ms: 1e17,
+                track_ms: 2.0 / 3.0,
+                total_ms: 0.0,
+            },
+            processing_ms: 12345.678,
+        };
+        let tracks = TRACKS_HEADER.join(",");
+        assert_eq!(
+            csv_text(&t),
+            format!("{tracks}\n3,7,-5,classified,happiness,0.10000000149011612,null,1.0000000116860974e-7,1.0000000200408773e+20,123456.7890625,16.0\n")
+        );
+        assert_eq!(
+            csv_text(&t2),
+            format!("{tracks}\n0,1,2,too_small,,0.0,-0.0,null,3.299999952316284,0.3333333432674408,7.5\n")
+        );
+        assert_eq!(
+            csv_text(&f),
+            format!(
+                "{}\n1,2,-3,4,5,6,7,0.1,1e-9,null,1e+17,0.6666666666666666,0.0,12345.678\n",
+                FRAMES_HEADER.join(",")
+            )
+        );
+        // A spilled row reads back.
+        let text = csv_text(&t);
+        let mut r = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let rec = r.records().next().expect("row").expect("record");
+        let p = parse_record(&rec).expect("parsed");
+        assert_eq!((p.track_id, p.frame, p.stamp_ns), (3, 7, -5));
+        assert!(p.classified && p.label == EMOTIONS.iter().position(|e| *e == "happiness"));
+        assert_eq!(p.face_size_px, 16.0);
+    }
 
     fn row(track_id: u64, frame: u64, state: &'static str, label: &'static str) -> TrackRow {
         TrackRow {
