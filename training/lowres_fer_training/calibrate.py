@@ -1,5 +1,5 @@
 """Fit a classifier's post-hoc class balance and temperature on FER+ Valid, and store
-them in models/manifest.json, where src/classify.rs applies them:
+them in models/manifest.json, where crates/lowres_fer/src/classify/mod.rs applies them:
 
     p = softmax((logits + logit_bias) / temperature)
 
@@ -81,7 +81,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
 
 def ece(logits: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """Expected calibration error of the top-class confidence (as src/ferplus.rs)."""
+    """Expected calibration error of the top-class confidence (as crates/lowres_fer_lab/src/ferplus.rs)."""
     p = np.exp(log_softmax(logits))
     conf, pred = p.max(1), p.argmax(1)
     b = np.minimum((conf * bins).astype(int), bins - 1)

@@ -31,7 +31,7 @@ MONITOR_RESOLUTIONS = (48, 20, 10, 5)
 # train.py --arch: efc (seed 000) and the seed options of issue 15 (models/seeds.py).
 ARCHS = ("efc", "efc_rvn", "efc_sr", "efc_wide")
 
-# The exported graphs' input and output (src/classify.rs reads these names).
+# The exported graphs' input and output (crates/lowres_fer/src/classify/mod.rs reads these names).
 ONNX_INPUT = "face"
 ONNX_OUTPUT = "logits"
 

@@ -9,8 +9,8 @@ exposure curve is not the dataset's.
 Every degradation here acts at the face's *native* resolution R (blurs are drawn at
 48 px scaled by 48/R, which is the same blur in native pixels), then the crop is
 resized to the model input with Pillow's bilinear filter, as the node does
-(src/resample.rs). The named set (NAMED) fixes one setting per degradation for the
-evaluator's robustness table; src/degrade.rs implements the same definitions in Rust
+(crates/lowres_fer/src/imaging/resample.rs). The named set (NAMED) fixes one setting per degradation for the
+evaluator's robustness table; crates/lowres_fer_lab/src/degrade.rs implements the same definitions in Rust
 (JPEG goes through another encoder there, so the two agree in kind, not byte for byte).
 `random_degrade` draws from ranges around those settings for training.
 """
@@ -100,7 +100,7 @@ def to_input(native: np.ndarray, input_size: int) -> np.ndarray:
     return np.asarray(im)
 
 
-# One setting per degradation for the robustness table (src/degrade.rs mirrors these).
+# One setting per degradation for the robustness table (crates/lowres_fer_lab/src/degrade.rs mirrors these).
 NAMED = {
     "clean": {},
     "nearest": {"kernel": "nearest"},

@@ -19,7 +19,7 @@ efc_rvn: residual voting (seed 002). The feature map after an intermediate EFC b
 
 efc_sr: pyramid with super-resolution (seed 003), kstep = 1, within 2x EFC's
     multiply-adds. The input is what the node feeds: the native-resolution crop
-    resized to 32x32 with Pillow's antialiased bilinear filter (src/classify.rs).
+    resized to 32x32 with Pillow's antialiased bilinear filter (crates/lowres_fer/src/classify/mod.rs).
     Scaling block: p = 2x2 mean pooling of the input (seed 003's lowest branch);
     SR branch = x + ESPCN(p): a 3-layer ESPCN (5x5 1->16, 3x3 16->16, 3x3 16->4, tanh,
     pixel shuffle x2, 3,316 parameters, run at 16x16) predicts the 32x32 detail from

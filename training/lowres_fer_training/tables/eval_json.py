@@ -49,7 +49,7 @@ def main(path: str) -> None:
     if robust:
         res = sorted({r["resolution"] for r in robust}, reverse=True)
         clean = {r["resolution"]: r["accuracy"] for r in robust if r["degradation"] == "clean"}
-        print("\nRobustness: majority accuracy % under each camera degradation (src/degrade.rs), and the")
+        print("\nRobustness: majority accuracy % under each camera degradation (crates/lowres_fer_lab/src/degrade.rs), and the")
         print("change against the clean protocol in points:\n")
         print("| degradation | " + " | ".join(f"{r} px" for r in res) + " |")
         print("|---|" + "---|" * len(res))
