@@ -42,6 +42,20 @@ pub const FRAME_SIZES: [(u32, u32); 2] = [(640, 480), (1280, 720)];
 /// Background of the mosaic where no photo fits.
 const BACKGROUND: [u8; 3] = [110, 110, 110];
 
+/// Outline each box (1 px, clipped to the image) for the benches' `--draw`
+/// pictures, through the annotated image's rectangle drawing.
+pub fn draw_boxes<'a>(
+    img: &mut RgbImage,
+    boxes: impl IntoIterator<Item = &'a BBox>,
+    colour: [u8; 3],
+) {
+    for b in boxes {
+        let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
+        let (x1, y1) = ((b.x + b.w).round() as i64, (b.y + b.h).round() as i64);
+        lowres_fer::imaging::annotate::draw_rect(img, x0, y0, x1 - x0 + 1, y1 - y0 + 1, 1, colour);
+    }
+}
+
 /// Index of the bucket of a face `h` px high.
 pub fn bucket(h: f32) -> usize {
     BUCKET_LO.iter().rposition(|&lo| h >= lo).unwrap_or(0)
@@ -534,6 +548,55 @@ pub fn run_sequence(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// draw_boxes paints exactly the pixels of the benches' former per-binary
+    /// outline code (rows y0 and y1, columns x0 and x1, ends inclusive),
+    /// clipped boxes included.
+    #[test]
+    fn draw_boxes_matches_the_former_outline() {
+        let boxes = [
+            BBox {
+                x: 3.4,
+                y: 5.6,
+                w: 10.0,
+                h: 7.2,
+            },
+            BBox {
+                x: -4.0,
+                y: -2.0,
+                w: 9.0,
+                h: 9.0,
+            },
+            BBox {
+                x: 28.0,
+                y: 20.0,
+                w: 10.0,
+                h: 10.0,
+            },
+        ];
+        let mut want = RgbImage::new(32, 24);
+        let (w, h) = (32i64, 24i64);
+        for b in &boxes {
+            let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
+            let (x1, y1) = ((b.x + b.w).round() as i64, (b.y + b.h).round() as i64);
+            let mut put = |x: i64, y: i64| {
+                if x >= 0 && y >= 0 && x < w && y < h {
+                    want.put_pixel(x as u32, y as u32, image::Rgb([255, 0, 0]));
+                }
+            };
+            for x in x0..=x1 {
+                put(x, y0);
+                put(x, y1);
+            }
+            for y in y0..=y1 {
+                put(x0, y);
+                put(x1, y);
+            }
+        }
+        let mut got = RgbImage::new(32, 24);
+        draw_boxes(&mut got, &boxes, [255, 0, 0]);
+        assert_eq!(got, want);
+    }
 
     #[test]
     fn buckets_follow_the_issue_table() {

@@ -24,8 +24,8 @@ use image::RgbImage;
 use lowres_fer::detect::FaceDetector;
 use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::{DetectorConfig, DetectorModel, TilingMode};
-use lowres_fer::Detection;
 use lowres_fer_lab::cli;
+use lowres_fer_lab::detect_bench as bench;
 use lowres_fer_lab::detect_eval::{self as eval, MatchStats};
 
 /// Detection benchmark on the shared real scenes.
@@ -75,28 +75,6 @@ fn sweep_pyramid(img: &RgbImage) -> usize {
     let mut out = Vec::new();
     p.plan(img.dimensions(), long / 256.0, &[], 1, &mut out);
     p.len().max(1) * 2 + 4
-}
-
-fn draw(img: &mut RgbImage, dets: &[Detection], colour: [u8; 3]) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    for d in dets {
-        let b = d.bbox;
-        let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
-        let (x1, y1) = ((b.x + b.w).round() as i64, (b.y + b.h).round() as i64);
-        let mut put = |x: i64, y: i64| {
-            if x >= 0 && y >= 0 && x < w && y < h {
-                img.put_pixel(x as u32, y as u32, image::Rgb(colour));
-            }
-        };
-        for x in x0..=x1 {
-            put(x, y0);
-            put(x, y1);
-        }
-        for y in y0..=y1 {
-            put(x0, y);
-            put(x1, y);
-        }
-    }
 }
 
 /// Median ms per full-frame detection (the median resists other processes on a
@@ -216,7 +194,7 @@ fn scene_table(
             ms += r.ms_per_frame;
             if let Some(dir) = draw_dir {
                 let mut canvas = img.image.clone();
-                draw(&mut canvas, &dets, [255, 0, 0]);
+                bench::draw_boxes(&mut canvas, dets.iter().map(|d| &d.bbox), [255, 0, 0]);
                 let name = img
                     .path
                     .file_name()
@@ -233,7 +211,7 @@ fn scene_table(
             .fold(f32::INFINITY, f32::min);
         if let Some(dir) = draw_dir {
             let mut canvas = solvay.clone();
-            draw(&mut canvas, &sdets, [255, 0, 0]);
+            bench::draw_boxes(&mut canvas, sdets.iter().map(|d| &d.bbox), [255, 0, 0]);
             save(dir, m.name, "solvay1927.png", &canvas)?;
         }
         println!(
@@ -331,7 +309,7 @@ fn small_faces(
         );
         if let Some(dir) = draw_dir {
             let mut c = canvas.clone();
-            draw(&mut c, &r.held, [255, 0, 0]);
+            bench::draw_boxes(&mut c, r.held.iter().map(|d| &d.bbox), [255, 0, 0]);
             save(dir, name, "small_faces.png", &c)?;
         }
     }

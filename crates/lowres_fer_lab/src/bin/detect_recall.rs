@@ -23,7 +23,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use clap::Parser;
-use image::RgbImage;
 use lowres_fer::detect::FaceDetector;
 use lowres_fer::models::ModelStore;
 use lowres_fer::settings::config::{DetectorConfig, TilingMode};
@@ -141,27 +140,6 @@ fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
     })
 }
 
-fn draw(img: &mut RgbImage, boxes: &[BBox], colour: [u8; 3]) {
-    let (w, h) = (img.width() as i64, img.height() as i64);
-    for b in boxes {
-        let (x0, y0) = (b.x.round() as i64, b.y.round() as i64);
-        let (x1, y1) = ((b.x + b.w).round() as i64, (b.y + b.h).round() as i64);
-        let mut put = |x: i64, y: i64| {
-            if x >= 0 && y >= 0 && x < w && y < h {
-                img.put_pixel(x as u32, y as u32, image::Rgb(colour));
-            }
-        };
-        for x in x0..=x1 {
-            put(x, y0);
-            put(x, y1);
-        }
-        for y in y0..=y1 {
-            put(x0, y);
-            put(x1, y);
-        }
-    }
-}
-
 fn cell(b: &Buckets, i: usize) -> String {
     if b.total[i] == 0 {
         "-".into()
@@ -209,7 +187,7 @@ fn dump_labels(store: &ModelStore, shared: &Path, draw_dir: Option<&Path>) -> an
         if let Some(dir) = draw_dir {
             let mut c = img.clone();
             let boxes: Vec<BBox> = dets.iter().map(|d| d.bbox).collect();
-            draw(&mut c, &boxes, [255, 0, 0]);
+            bench::draw_boxes(&mut c, &boxes, [255, 0, 0]);
             std::fs::create_dir_all(dir)?;
             c.save(dir.join(format!("labels_{file}.png")))?;
         }
@@ -388,8 +366,8 @@ fn size_table(
         std::fs::create_dir_all(dir)?;
         for s in stills.iter().chain(seq.frames.iter().step_by(10)) {
             let mut c = s.image.clone();
-            draw(&mut c, &s.faces, [0, 255, 0]);
-            draw(&mut c, &s.ignore, [255, 255, 0]);
+            bench::draw_boxes(&mut c, &s.faces, [0, 255, 0]);
+            bench::draw_boxes(&mut c, &s.ignore, [255, 255, 0]);
             c.save(dir.join(format!("{}.png", s.name)))?;
         }
     }
@@ -473,12 +451,12 @@ fn draw_first_frames(
     let mut found = Vec::new();
     for (s, dets) in stills.iter().zip(&one.last) {
         let mut c = s.image.clone();
-        draw(&mut c, &s.faces, [0, 255, 0]);
-        draw(&mut c, &s.ignore, [255, 255, 0]);
+        bench::draw_boxes(&mut c, &s.faces, [0, 255, 0]);
+        bench::draw_boxes(&mut c, &s.ignore, [255, 255, 0]);
         for d in dets {
             let fp = bench::match_scene(s, std::slice::from_ref(d), &mut found) > 0;
             let colour = if fp { [255, 0, 0] } else { [0, 0, 255] };
-            draw(&mut c, &[d.bbox], colour);
+            bench::draw_boxes(&mut c, &[d.bbox], colour);
         }
         c.save(dir.join(format!("{m}_{}.png", s.name)))?;
     }
