@@ -296,3 +296,19 @@ def test_library_messages_reach_the_ros_logger(graph):
     lines = [line for line in proc.output().splitlines() if "falling back to cpu" in line]
     assert any("[WARN]" in line and "retinaface_mnet025.onnx" in line for line in lines), proc.output()
     assert any("[WARN]" in line and manifest_classifier() in line for line in lines), proc.output()
+
+
+def test_diagnostics_report_the_provider_really_in_use(graph):
+    """A GPU provider this ONNX Runtime lacks (the PyPI wheel has neither) falls back
+    to the CPU: /diagnostics says so, so a robot running on the CPU by mistake shows it."""
+    proc, peer = graph(params=[
+        "detector.execution_provider:=tensorrt",
+        "classifier.execution_provider:=cuda",
+        "gpu.tensorrt_max_faces:=4",
+        "diagnostics_period:=0.2",
+    ])
+    peer.handshake()
+    kv, _ = peer.latest_diagnostics(timeout=10)
+    assert kv["execution_provider_detector"] == "cpu", kv
+    assert kv["execution_provider_classifier"] == "cpu", kv
+    assert "falling back to cpu" in proc.output(), proc.output()[-2000:]

@@ -435,7 +435,7 @@ impl CropClassifier {
         let lib = (!cfg.onnxruntime_library.as_os_str().is_empty())
             .then_some(cfg.onnxruntime_library.as_path());
         let env = runtime::environment(lib)?;
-        let store = ModelStore::open(&env, &cfg.models_dir)?;
+        let store = ModelStore::open(&env, &cfg.models_dir)?.with_gpu(&cfg.gpu);
         let router = Router::new(&store, &cfg.classifier)?;
         Ok(Self {
             cfg: cfg.classifier.clone(),
@@ -449,6 +449,11 @@ impl CropClassifier {
             }],
             out: Vec::new(),
         })
+    }
+
+    /// The execution provider the classifiers really run on.
+    pub fn providers(&self) -> [(&'static str, &'static str); 1] {
+        [("classifier", self.router.provider())]
     }
 
     /// Classify one crop (the pixel fields of a sensor_msgs/Image).

@@ -70,7 +70,7 @@ impl Pipeline {
         let env = runtime::environment(lib)?;
         // The manifest's own error says what is wrong with models_dir (issue 11:
         // a missing manifest is not a matter of fetching models).
-        let store = ModelStore::open(&env, &cfg.models_dir)?;
+        let store = ModelStore::open(&env, &cfg.models_dir)?.with_gpu(&cfg.gpu);
         let detector = FaceDetector::new(&store, &cfg.detector)?;
         let router = Router::new(&store, &cfg.classifier)?;
         let tracker = cfg.tracking.enabled.then(|| Tracker::new(&cfg.tracking));
@@ -93,6 +93,16 @@ impl Pipeline {
 
     pub fn config(&self) -> &PipelineConfig {
         &self.cfg
+    }
+
+    /// The execution provider each stage really runs on, as `(stage, provider)`:
+    /// "cpu" where a requested GPU provider was not available (/diagnostics
+    /// reports it, so a robot that silently fell back to the CPU shows it).
+    pub fn providers(&self) -> [(&'static str, &'static str); 2] {
+        [
+            ("detector", self.detector.provider()),
+            ("classifier", self.router.provider()),
+        ]
     }
 
     /// Name of the model a route index refers to (e.g. "efc_all_s32").

@@ -139,6 +139,9 @@ pub fn diagnostic_status(
             stats.input_errors.get(cause).copied().unwrap_or(0),
         ));
     }
+    for (stage, provider) in &stats.providers {
+        values.push(kv(&format!("execution_provider_{stage}"), provider));
+    }
     values.push(kv("last_error", &stats.last_error));
     DiagnosticStatus {
         level,

@@ -501,6 +501,7 @@ fn start_camera(
     logger: &str,
 ) -> Result<(&'static str, JoinHandle<()>, String)> {
     let (step, models_dir) = start_pipeline(params)?;
+    lock(&shared.stats).providers = step.pipeline().providers().to_vec();
     let input_topic = match params.transport {
         Transport::Raw => "image",
         Transport::Compressed => "image/compressed",
@@ -590,6 +591,7 @@ fn start_drop_in(
             cfg.models_dir.display()
         )
     })?;
+    lock(&shared.stats).providers = classifier.providers().to_vec();
     let alpha = cfg.tracking.enabled.then_some(cfg.tracking.smoothing_alpha);
     let drop_in = Arc::new(DropInShared::new(alpha));
     let events = Arc::new(DropInStats {

@@ -23,6 +23,9 @@ pub struct Stats {
     /// Frames that never reached the node, estimated from gaps in the input
     /// stamps (see [`StampGaps`]): lost in transport, not dropped here.
     pub gaps: StampGaps,
+    /// The execution provider each stage really runs on, `(stage, provider)`,
+    /// set when the models are loaded: "cpu" after a GPU provider fell back.
+    pub providers: Vec<(&'static str, &'static str)>,
     window: Window,
 }
 

@@ -120,6 +120,7 @@ pub fn session_options(cfg: &ClassifierConfig) -> SessionOptions {
         threads: cfg.threads,
         provider: cfg.execution_provider,
         optimization: GraphOptimizationLevel::All,
+        face_input: None,
     }
 }
 
@@ -131,6 +132,8 @@ pub struct FaceModel {
     input_size: u32,
     classes: usize,
     provider: &'static str,
+    /// Largest batch of one run (TensorRT's shape profile); `usize::MAX` elsewhere.
+    max_batch: usize,
     input: Vec<f32>,
     logits: Vec<f32>,
     scratch: GrayImage,
@@ -150,7 +153,16 @@ impl FaceModel {
         let input_size = entry
             .input_size
             .with_context(|| format!("manifest entry '{file}' has no input_size"))?;
-        let (session, provider) = store.session(file, session_options(cfg))?;
+        let opts = SessionOptions {
+            face_input: Some((INPUT_NAME, input_size)),
+            ..session_options(cfg)
+        };
+        let (session, provider) = store.session(file, opts)?;
+        let max_batch = if provider == "tensorrt" {
+            store.gpu().tensorrt_max_faces.max(1) as usize
+        } else {
+            usize::MAX
+        };
         let inputs: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
         let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
         if inputs != [INPUT_NAME] || outputs != [OUTPUT_NAME] {
@@ -163,6 +175,7 @@ impl FaceModel {
             input_size,
             classes,
             provider,
+            max_batch,
             input: Vec::new(),
             logits: Vec::new(),
             scratch: GrayImage::new(input_size, input_size),
@@ -194,8 +207,15 @@ impl FaceModel {
     }
 
     /// Execution provider actually in use ("cpu", "cuda", "tensorrt").
-    pub fn provider(&self) -> &str {
+    pub fn provider(&self) -> &'static str {
         self.provider
+    }
+
+    /// Run batches of more than `max` faces in several runs. TensorRT sessions
+    /// get `gpu.tensorrt_max_faces` at load; the split is the same on every
+    /// provider, so a CPU test holds it.
+    pub fn limit_batch(&mut self, max: usize) {
+        self.max_batch = max.max(1);
     }
 
     /// Logits [N*K] for native-resolution grayscale crops, in one batched run. Each
@@ -239,21 +259,26 @@ impl FaceModel {
 
     fn run(&mut self, n: usize) -> anyhow::Result<&[f32]> {
         self.logits.clear();
-        if n == 0 {
-            return Ok(&self.logits);
-        }
         let s = self.input_size as usize;
-        let tensor = TensorRef::from_array_view(([n, 1, s, s], self.input.as_slice()))?;
-        let outputs = self.session.run(ort::inputs![INPUT_NAME => tensor])?;
-        let (shape, logits) = outputs[OUTPUT_NAME].try_extract_tensor::<f32>()?;
-        if shape.len() != 2 || shape[0] as usize != n || shape[1] as usize != self.classes {
-            bail!(
-                "model {} returned logits of shape {shape:?}, expected [{n}, {}]",
-                self.name,
-                self.classes
-            );
+        // Batches above the TensorRT profile's max run in chunks (an engine
+        // rejects shapes outside its profile).
+        let mut first = 0;
+        while first < n {
+            let count = (n - first).min(self.max_batch);
+            let chunk = &self.input[first * s * s..(first + count) * s * s];
+            let tensor = TensorRef::from_array_view(([count, 1, s, s], chunk))?;
+            let outputs = self.session.run(ort::inputs![INPUT_NAME => tensor])?;
+            let (shape, logits) = outputs[OUTPUT_NAME].try_extract_tensor::<f32>()?;
+            if shape.len() != 2 || shape[0] as usize != count || shape[1] as usize != self.classes {
+                bail!(
+                    "model {} returned logits of shape {shape:?}, expected [{count}, {}]",
+                    self.name,
+                    self.classes
+                );
+            }
+            self.logits.extend_from_slice(logits);
+            first += count;
         }
-        self.logits.extend_from_slice(logits);
         Ok(&self.logits)
     }
 }
@@ -280,8 +305,13 @@ impl EmotionClassifier {
         self.model.input_size()
     }
 
-    pub fn provider(&self) -> &str {
+    pub fn provider(&self) -> &'static str {
         self.model.provider()
+    }
+
+    /// See [`FaceModel::limit_batch`].
+    pub fn limit_batch(&mut self, max: usize) {
+        self.model.limit_batch(max);
     }
 
     pub fn calibration(&self) -> &Calibration {

@@ -176,7 +176,7 @@ impl ClassifierBank {
     }
 
     /// Execution provider of the general classifier (all models share the setting).
-    pub fn provider(&self) -> &str {
+    pub fn provider(&self) -> &'static str {
         self.models[0].provider()
     }
 
@@ -262,7 +262,7 @@ impl Router {
         self.bank.route_name(route)
     }
 
-    pub fn provider(&self) -> &str {
+    pub fn provider(&self) -> &'static str {
         self.bank.provider()
     }
 

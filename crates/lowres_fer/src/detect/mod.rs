@@ -75,6 +75,8 @@ fn ms(a: Instant, b: Instant) -> f64 {
 /// One BlazeFace session with its preallocated input and output copies.
 struct BlazeFace {
     session: Session,
+    /// Execution provider in use ("cpu", "cuda", "tensorrt").
+    provider: &'static str,
     side: usize,
     anchors: Vec<[f32; 2]>,
     input: Vec<f32>,
@@ -86,13 +88,14 @@ impl BlazeFace {
     fn load(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
         let model = cfg.model;
         let file = model_file(model);
-        let (session, _provider) = store
+        let (session, provider) = store
             .session(
                 file,
                 SessionOptions {
                     threads: cfg.threads,
                     provider: cfg.execution_provider,
                     optimization: GraphOptimizationLevel::Level3,
+                    face_input: None,
                 },
             )
             .with_context(|| format!("cannot load detector model {file}"))?;
@@ -116,6 +119,7 @@ impl BlazeFace {
         }
         let mut detector = Self {
             session,
+            provider,
             side,
             anchors: anchors::generate(),
             input: vec![0.0; side * side * 3],
@@ -242,6 +246,15 @@ impl FaceDetector {
 
     pub fn config(&self) -> &DetectorConfig {
         &self.cfg
+    }
+
+    /// Execution provider the detector session really runs on ("cpu" when a
+    /// requested GPU provider was not available).
+    pub fn provider(&self) -> &'static str {
+        match &self.network {
+            Network::BlazeFace(n) => n.provider,
+            Network::RetinaFace(n) => n.provider(),
+        }
     }
 
     /// What the last `detect` call ran.

@@ -124,6 +124,7 @@ pub fn decode(
 /// One RetinaFace session with its reused input, anchors and output copies.
 pub struct RetinaFace {
     session: Session,
+    provider: &'static str,
     /// Current input size (model px, multiples of [`ALIGN`]).
     width: usize,
     height: usize,
@@ -139,14 +140,20 @@ pub struct RetinaFace {
 }
 
 impl RetinaFace {
+    /// Execution provider in use ("cpu", "cuda", "tensorrt").
+    pub fn provider(&self) -> &'static str {
+        self.provider
+    }
+
     pub fn load(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
-        let (session, _provider) = store
+        let (session, provider) = store
             .session(
                 MODEL_FILE,
                 SessionOptions {
                     threads: cfg.threads,
                     provider: cfg.execution_provider,
                     optimization: GraphOptimizationLevel::Level3,
+                    face_input: None,
                 },
             )
             .with_context(|| format!("cannot load detector model {MODEL_FILE}"))?;
@@ -162,6 +169,7 @@ impl RetinaFace {
         }
         let mut model = Self {
             session,
+            provider,
             width: 0,
             height: 0,
             input: Vec::new(),

@@ -19,7 +19,7 @@ use ort::session::Session;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::settings::config::ExecutionProvider;
+use crate::settings::config::{ExecutionProvider, GpuConfig};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -171,6 +171,81 @@ pub struct SessionOptions {
     pub threads: u32,
     pub provider: ExecutionProvider,
     pub optimization: GraphOptimizationLevel,
+    /// Face models: the name and side of their `[N, 1, S, S]` input, for
+    /// TensorRT's shape profile of the face batch (`None`: no profile).
+    pub face_input: Option<(&'static str, u32)>,
+}
+
+/// The `trt_profile_{min,opt,max}_shapes` of a face model: batches of 1 to
+/// `max_faces` faces, tuned for a few (most frames show fewer than five).
+pub fn face_batch_profile(input: &str, side: u32, max_faces: u32) -> [String; 3] {
+    let max = max_faces.max(1);
+    let shape = |n: u32| format!("{input}:{n}x1x{side}x{side}");
+    [shape(1), shape(max.min(4)), shape(max)]
+}
+
+/// The TensorRT engine cache directory: `gpu.tensorrt_cache_dir`, else
+/// `tensorrt/` in `$LOWRES_FER_CACHE` (default `~/.cache/lowres_fer`).
+pub fn tensorrt_cache_dir(gpu: &GpuConfig) -> PathBuf {
+    if !gpu.tensorrt_cache_dir.as_os_str().is_empty() {
+        return gpu.tensorrt_cache_dir.clone();
+    }
+    let base = std::env::var_os("LOWRES_FER_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache/lowres_fer"))
+        })
+        .unwrap_or_else(|| PathBuf::from(".cache/lowres_fer"));
+    base.join("tensorrt")
+}
+
+/// The provider's registration for `opts`, with the GPU options; `None` for CPU.
+fn gpu_provider(
+    opts: SessionOptions,
+    gpu: &GpuConfig,
+) -> anyhow::Result<Option<(&'static str, bool, ort::ep::ExecutionProviderDispatch)>> {
+    use ort::ep::{self, ExecutionProvider as _};
+    let device = i32::try_from(gpu.device_id).unwrap_or(i32::MAX);
+    Ok(match opts.provider {
+        ExecutionProvider::Cpu => None,
+        ExecutionProvider::Cuda => Some((
+            "cuda",
+            ep::CUDA::is_available().unwrap_or(false),
+            ep::CUDA::default().with_device_id(device).build(),
+        )),
+        ExecutionProvider::Tensorrt => {
+            let cache = tensorrt_cache_dir(gpu);
+            let mut trt = ep::TensorRT::default()
+                .with_device_id(device)
+                .with_fp16(gpu.tensorrt_fp16)
+                .with_engine_cache(true)
+                .with_engine_cache_path(cache.display())
+                .with_timing_cache(true)
+                .with_timing_cache_path(cache.display());
+            if let Some((input, side)) = opts.face_input {
+                let [min, opt, max] = face_batch_profile(input, side, gpu.tensorrt_max_faces);
+                trt = trt
+                    .with_profile_min_shapes(min)
+                    .with_profile_opt_shapes(opt)
+                    .with_profile_max_shapes(max);
+            }
+            let available = ep::TensorRT::is_available().unwrap_or(false);
+            if available {
+                // TensorRT writes its engines there; a missing directory is
+                // its error at the first run, not at start-up.
+                std::fs::create_dir_all(&cache).with_context(|| {
+                    format!(
+                        "cannot create the TensorRT cache directory {}",
+                        cache.display()
+                    )
+                })?;
+            }
+            Some(("tensorrt", available, trt.build()))
+        }
+    })
 }
 
 /// Build an ONNX Runtime session from verified model bytes: the one place a
@@ -181,9 +256,9 @@ pub fn build_session(
     env: &Environment,
     bytes: &[u8],
     opts: SessionOptions,
+    gpu: &GpuConfig,
     what: &str,
 ) -> anyhow::Result<(Session, &'static str)> {
-    use ort::ep::{self, ExecutionProvider as _};
     let mut builder = Session::builder(env)?
         .with_optimization_level(opts.optimization)
         .map_err(|e| anyhow!("{what}: {e}"))?
@@ -192,20 +267,7 @@ pub fn build_session(
         .with_inter_threads(1)
         .map_err(|e| anyhow!("{what}: {e}"))?;
     let mut used = "cpu";
-    let wanted: Option<(&'static str, bool, ep::ExecutionProviderDispatch)> = match opts.provider {
-        ExecutionProvider::Cpu => None,
-        ExecutionProvider::Cuda => Some((
-            "cuda",
-            ep::CUDA::is_available().unwrap_or(false),
-            ep::CUDA::default().build(),
-        )),
-        ExecutionProvider::Tensorrt => Some((
-            "tensorrt",
-            ep::TensorRT::is_available().unwrap_or(false),
-            ep::TensorRT::default().build(),
-        )),
-    };
-    if let Some((name, available, dispatch)) = wanted {
+    if let Some((name, available, dispatch)) = gpu_provider(opts, gpu)? {
         if available {
             builder = builder
                 .with_execution_providers([dispatch.error_on_failure()])
@@ -229,6 +291,7 @@ pub struct ModelStore {
     env: Environment,
     dir: PathBuf,
     manifest: Manifest,
+    gpu: GpuConfig,
 }
 
 impl ModelStore {
@@ -238,7 +301,18 @@ impl ModelStore {
             env: env.clone(),
             dir: dir.to_path_buf(),
             manifest: Manifest::load(dir)?,
+            gpu: GpuConfig::default(),
         })
+    }
+
+    /// The options of the GPU providers for the sessions built from now on.
+    pub fn with_gpu(mut self, gpu: &GpuConfig) -> Self {
+        self.gpu = gpu.clone();
+        self
+    }
+
+    pub fn gpu(&self) -> &GpuConfig {
+        &self.gpu
     }
 
     pub fn dir(&self) -> &Path {
@@ -261,13 +335,36 @@ impl ModelStore {
         opts: SessionOptions,
     ) -> anyhow::Result<(Session, &'static str)> {
         let bytes = load_verified(&self.dir, &self.manifest, file)?;
-        build_session(&self.env, &bytes, opts, file)
+        build_session(&self.env, &bytes, opts, &self.gpu, file)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_face_batch_profile_spans_one_to_max_faces() {
+        assert_eq!(
+            face_batch_profile("face", 32, 16),
+            ["face:1x1x32x32", "face:4x1x32x32", "face:16x1x32x32"]
+        );
+        assert_eq!(
+            face_batch_profile("face", 48, 2),
+            ["face:1x1x48x48", "face:2x1x48x48", "face:2x1x48x48"]
+        );
+    }
+
+    #[test]
+    fn the_tensorrt_cache_is_the_parameter_or_in_the_cache() {
+        let mut gpu = GpuConfig {
+            tensorrt_cache_dir: PathBuf::from("/robot/engines"),
+            ..GpuConfig::default()
+        };
+        assert_eq!(tensorrt_cache_dir(&gpu), PathBuf::from("/robot/engines"));
+        gpu.tensorrt_cache_dir = PathBuf::new();
+        assert!(tensorrt_cache_dir(&gpu).ends_with("tensorrt"));
+    }
 
     #[test]
     fn manifest_problems_are_clear_errors() {

@@ -157,6 +157,26 @@ pub struct PipelineConfig {
     pub detector: DetectorConfig,
     pub classifier: ClassifierConfig,
     pub tracking: TrackingConfig,
+    pub gpu: GpuConfig,
+}
+
+/// Options of the GPU execution providers (CUDA, TensorRT), shared by every
+/// session that `detector.execution_provider` / `classifier.execution_provider`
+/// put on one; ignored by CPU sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GpuConfig {
+    /// CUDA device of the GPU sessions.
+    pub device_id: u32,
+    /// TensorRT: let it build FP16 kernels.
+    pub tensorrt_fp16: bool,
+    /// TensorRT engine and timing cache directory; empty: `tensorrt/` in
+    /// `$LOWRES_FER_CACHE` (default `~/.cache/lowres_fer`). Building the engines
+    /// takes minutes on a Jetson; the cache makes later starts take seconds.
+    pub tensorrt_cache_dir: PathBuf,
+    /// TensorRT: largest face batch of one classifier run, the max of its
+    /// shape profile (min 1). A frame with more faces runs in several batches.
+    pub tensorrt_max_faces: u32,
 }
 
 #[cfg(test)]

@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::imaging::io as image_io;
-use crate::settings::config::{ClassifierConfig, DetectorConfig, PipelineConfig, TrackingConfig};
+use crate::settings::config::{
+    ClassifierConfig, DetectorConfig, GpuConfig, PipelineConfig, TrackingConfig,
+};
 
 /// A parameter value as given (a ROS parameter or a params-file scalar).
 #[derive(Debug, Clone, PartialEq)]
@@ -190,6 +192,14 @@ pub const PARAMS: &[Param] = &[
       "below this score a face is classified only if its keypoints are plausible (eye line within 26° of level, nose below the eyes, mouth below the nose); rejects text/graphics BlazeFace takes for faces (docs/detection.md)"),
     p("classifier.crop_margin", UNIT, Default::Double(0.1),
       "crop margin, fraction of the box side"),
+    p("gpu.device_id", Kind::Int { lo: 0, hi: 63 }, Default::Int(0),
+      "CUDA device of the `cuda`/`tensorrt` sessions"),
+    p("gpu.tensorrt_fp16", Kind::Bool, Default::Bool(false),
+      "`tensorrt`: allow FP16 kernels (faster on a Jetson; not yet measured on a GPU, see docs/platforms.md)"),
+    p("gpu.tensorrt_cache_dir", Kind::Str, Default::Str(""),
+      "`tensorrt`: engine and timing cache directory; empty: `$LOWRES_FER_CACHE/tensorrt` (default `~/.cache/lowres_fer/tensorrt`)"),
+    p("gpu.tensorrt_max_faces", Kind::Int { lo: 1, hi: 256 }, Default::Int(16),
+      "`tensorrt`: largest face batch of one classifier run (its shape profile is 1..this); more faces run in several batches"),
     p("tracking.enabled", Kind::Bool, Default::Bool(true),
       "track faces (stable `face_id`) and smooth probabilities"),
     p("tracking.iou_threshold", UNIT, Default::Double(0.3), "association IoU"),
@@ -598,6 +608,12 @@ impl Settings {
             detector,
             classifier,
             tracking,
+            gpu: GpuConfig {
+                device_id: r.u32("gpu.device_id")?,
+                tensorrt_fp16: r.bool("gpu.tensorrt_fp16")?,
+                tensorrt_cache_dir: PathBuf::from(r.string("gpu.tensorrt_cache_dir")?),
+                tensorrt_max_faces: r.u32("gpu.tensorrt_max_faces")?,
+            },
         };
         let source: Source = r.choice("input.source")?;
         let ros4hri = Ros4hri {
@@ -733,6 +749,12 @@ impl std::default::Default for TrackingConfig {
     }
 }
 
+impl std::default::Default for GpuConfig {
+    fn default() -> Self {
+        Settings::defaults().pipeline.gpu
+    }
+}
+
 impl std::default::Default for PipelineConfig {
     fn default() -> Self {
         // The declared default of `models_dir` is "" (resolved by
@@ -751,6 +773,7 @@ impl PipelineConfig {
         for (name, p) in [
             ("models_dir", &self.models_dir),
             ("onnxruntime_library", &self.onnxruntime_library),
+            ("gpu.tensorrt_cache_dir", &self.gpu.tensorrt_cache_dir),
         ] {
             if p.to_str().is_none() {
                 return Err(InvalidParameter::Type {
