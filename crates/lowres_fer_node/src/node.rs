@@ -658,8 +658,9 @@ fn on_spin<T: Send + 'static>(
 
 /// What configure loaded (the expensive part).
 enum Models {
-    Camera(FrameStep, PathBuf),
-    DropIn(CropClassifier, PathBuf),
+    // Boxed: the models are large, the enum is moved around.
+    Camera(Box<FrameStep>, PathBuf),
+    DropIn(Box<CropClassifier>, PathBuf),
 }
 
 /// Publishers, subscriptions and their tasks, created at the first activation
@@ -669,8 +670,8 @@ enum Models {
 /// publisher of results, is stopped. Publishers are kept for the same topics.
 enum Wiring {
     Camera {
-        /// `None` while the worker holds them.
-        outputs: Option<Outputs>,
+        /// `None` while the worker holds them (boxed: large).
+        outputs: Option<Box<Outputs>>,
         input_topic: &'static str,
     },
     DropIn {
@@ -729,11 +730,11 @@ impl Managed {
         let models = match params.source {
             Source::Camera => {
                 let (step, dir) = start_pipeline(&params)?;
-                Models::Camera(step, dir)
+                Models::Camera(Box::new(step), dir)
             }
             Source::Ros4hriFaces => {
                 let (classifier, dir) = load_drop_in(&params)?;
-                Models::DropIn(classifier, dir)
+                Models::DropIn(Box::new(classifier), dir)
             }
         };
         self.models = Some(models);
@@ -759,7 +760,7 @@ impl Managed {
                     let (input_topic, outputs) =
                         start_camera(node, &rt, &p, shared.clone(), ops, &logger)?;
                     let w = Wiring::Camera {
-                        outputs: Some(outputs),
+                        outputs: Some(Box::new(outputs)),
                         input_topic,
                     };
                     (w, input_topic, &[])
@@ -806,8 +807,8 @@ impl Managed {
                 out.publish_annotated = params.publish_annotated;
                 let ready = camera_ready(&params, input_topic, &dir);
                 let worker = spawn_worker(
-                    step,
-                    out,
+                    *step,
+                    *out,
                     self.shared.clone(),
                     Duration::from_secs_f64(params.log_throttle_s),
                     self.stop.clone(),
@@ -818,7 +819,7 @@ impl Managed {
                 // Crops that came while inactive are stale.
                 drop_in.take_all(Duration::ZERO, &mut BTreeMap::new());
                 let worker = spawn_drop_in_worker(
-                    classifier,
+                    *classifier,
                     drop_in.clone(),
                     self.shared.clone(),
                     events.clone(),
@@ -850,9 +851,9 @@ impl Managed {
                 let (step, out) = worker
                     .join()
                     .map_err(|_| anyhow!("the inference thread panicked"))?;
-                self.models = Some(Models::Camera(step, dir));
+                self.models = Some(Models::Camera(Box::new(step), dir));
                 if let Some((_, _, Wiring::Camera { outputs, .. })) = self.wiring.as_mut() {
-                    *outputs = Some(out);
+                    *outputs = Some(Box::new(out));
                 }
                 // A frame that came just before: not processed after deactivate.
                 self.shared.slot.with_pending(|p| p.take());
@@ -861,7 +862,7 @@ impl Managed {
                 let classifier = worker
                     .join()
                     .map_err(|_| anyhow!("the inference thread panicked"))?;
-                self.models = Some(Models::DropIn(classifier, dir));
+                self.models = Some(Models::DropIn(Box::new(classifier), dir));
             }
             None => {}
         }
