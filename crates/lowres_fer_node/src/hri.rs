@@ -342,7 +342,7 @@ pub trait DropInEvents: Send + Sync + 'static {
 #[allow(clippy::too_many_arguments)]
 pub fn spawn_drop_in(
     node: &mut r2r::Node,
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     ops: Sender<NodeOp>,
     shared: Arc<DropInShared>,
     events: Arc<dyn DropInEvents>,
@@ -359,7 +359,7 @@ pub fn spawn_drop_in(
             }
         });
     }
-    let handle = rt.handle().clone();
+    let handle = rt.clone();
     rt.spawn(async move {
         let mut ids: Vec<String> = Vec::new();
         while let Some(list) = tracked.next().await {

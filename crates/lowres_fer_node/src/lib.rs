@@ -8,6 +8,8 @@ pub mod context;
 pub mod convert;
 pub mod handoff;
 pub mod hri;
+pub mod lifecycle;
+pub mod lifecycle_srv;
 pub mod logging;
 pub mod node;
 pub mod params;

@@ -37,6 +37,8 @@ use r2r::{Publisher, QosProfile};
 
 use super::convert;
 use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp};
+use super::lifecycle::{Outcome, State};
+use super::lifecycle_srv::{self, Callbacks, Command, Machine};
 use super::logging as ros_log;
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
@@ -61,6 +63,9 @@ struct Shared {
     slot: Slot<Option<Frame>>,
     stats: Mutex<Stats>,
     shutdown: AtomicBool,
+    /// Lifecycle state `active`: input arriving otherwise is dropped, uncounted
+    /// (r2r 0.9.7 cannot destroy a subscription, so it stays; see run()).
+    active: AtomicBool,
 }
 
 fn qos(p: &Settings) -> QosProfile {
@@ -143,7 +148,7 @@ fn start_pipeline(params: &Settings) -> Result<(FrameStep, PathBuf)> {
 /// Every `period`: one DiagnosticArray, stamped with the node's clock (sim
 /// time when use_sim_time is set).
 fn spawn_diagnostics(
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     node: &mut r2r::Node,
     shared: Arc<Shared>,
     period: Duration,
@@ -342,29 +347,31 @@ fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
     publish_failed
 }
 
+/// The camera worker, until `stop` (lifecycle deactivate): it then gives the
+/// models and publishers back for the next activation.
 fn spawn_worker(
     mut step: FrameStep,
     mut out: Outputs,
     shared: Arc<Shared>,
     throttle: Duration,
-) -> Result<JoinHandle<()>> {
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<(FrameStep, Outputs)>> {
     Ok(std::thread::Builder::new()
         .name("inference".into())
         .spawn(move || {
             let mut limiter = LogLimiter::new(throttle);
-            while let Some(frame) = shared
-                .slot
-                .take(&shared.shutdown, Duration::from_millis(200))
-            {
+            while let Some(frame) = shared.slot.take(&stop, Duration::from_millis(200)) {
                 handle_frame(&mut step, frame, &mut out, &shared, &mut limiter);
             }
+            (step, out)
         })?)
 }
 
-/// Block until SIGINT/SIGTERM or a dead thread; returns the reason.
+/// Block until SIGINT/SIGTERM, the lifecycle state `finalized` or a dead
+/// thread; returns the reason.
 fn wait_for_shutdown(
     rt: &tokio::runtime::Runtime,
-    worker: &JoinHandle<()>,
+    lifecycle: &JoinHandle<()>,
     spin: &JoinHandle<()>,
 ) -> Result<&'static str> {
     rt.block_on(async {
@@ -376,7 +383,10 @@ fn wait_for_shutdown(
                 _ = tokio::signal::ctrl_c() => return Ok::<_, anyhow::Error>("SIGINT"),
                 _ = term.recv() => return Ok("SIGTERM"),
                 _ = watch.tick() => {
-                    if worker.is_finished() || spin.is_finished() {
+                    if lifecycle.is_finished() {
+                        return Ok(FINALIZED);
+                    }
+                    if spin.is_finished() {
                         return Ok("a worker thread ended unexpectedly");
                     }
                 }
@@ -423,12 +433,13 @@ fn spawn_drop_in_worker(
     drop_in: Arc<DropInShared>,
     shared: Arc<Shared>,
     events: Arc<DropInStats>,
-) -> Result<JoinHandle<()>> {
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<CropClassifier>> {
     Ok(std::thread::Builder::new()
         .name("inference".into())
         .spawn(move || {
             let mut batch = BTreeMap::new();
-            while !shared.shutdown.load(Ordering::Relaxed) {
+            while !stop.load(Ordering::Relaxed) {
                 drop_in.take_all(Duration::from_millis(200), &mut batch);
                 for (id, job) in std::mem::take(&mut batch) {
                     let t0 = Instant::now();
@@ -488,20 +499,20 @@ fn spawn_drop_in_worker(
                     }
                 }
             }
+            classifier
         })?)
 }
 
-/// Camera mode: the input subscription, the frame step and its worker.
+/// Camera mode, first activation: the publishers and the input subscription
+/// (kept for the node's life: see [`Managed`]). Runs on the spin thread.
 fn start_camera(
     node: &mut r2r::Node,
-    rt: &tokio::runtime::Runtime,
+    rt: &tokio::runtime::Handle,
     params: &Settings,
     shared: Arc<Shared>,
     ops: Sender<NodeOp>,
     logger: &str,
-) -> Result<(&'static str, JoinHandle<()>, String)> {
-    let (step, models_dir) = start_pipeline(params)?;
-    lock(&shared.stats).providers = step.pipeline().providers().to_vec();
+) -> Result<(&'static str, Outputs)> {
     let input_topic = match params.transport {
         Transport::Raw => "image",
         Transport::Compressed => "image/compressed",
@@ -523,6 +534,9 @@ fn start_camera(
     let push = {
         let shared = shared.clone();
         move |payload: Payload| {
+            if !shared.active.load(Ordering::Relaxed) {
+                return;
+            }
             let stamp = match &payload {
                 Payload::Raw(m) => &m.header.stamp,
                 Payload::Compressed(m) => &m.header.stamp,
@@ -556,33 +570,24 @@ fn start_camera(
             });
         }
     }
-    let worker = spawn_worker(
-        step,
-        outputs,
-        shared,
-        Duration::from_secs_f64(params.log_throttle_s),
-    )?;
+    Ok((input_topic, outputs))
+}
+
+/// The camera mode's ready line.
+fn camera_ready(params: &Settings, input_topic: &str, models_dir: &std::path::Path) -> String {
     let outputs = if params.ros4hri.enabled {
         "emotions, image_annotated, /humans/faces/..., /diagnostics"
     } else {
         "emotions, image_annotated, /diagnostics"
     };
-    let ready = format!(
+    format!(
         "lowres_fer_node ready: {input_topic} -> {outputs} (models: {})",
         models_dir.display()
-    );
-    Ok((input_topic, worker, ready))
+    )
 }
 
-/// Drop-in mode: follow another ROS4HRI detector's faces and classify their crops.
-fn start_drop_in(
-    node: &mut r2r::Node,
-    rt: &tokio::runtime::Runtime,
-    params: &Settings,
-    shared: Arc<Shared>,
-    ops: Sender<NodeOp>,
-    logger: &str,
-) -> Result<(&'static str, JoinHandle<()>, String)> {
+/// Drop-in mode, configure: the classifiers.
+fn load_drop_in(params: &Settings) -> Result<(CropClassifier, PathBuf)> {
     let mut cfg = params.pipeline.clone();
     cfg.models_dir = resolve_models_dir(&cfg.models_dir);
     let classifier = CropClassifier::new(&cfg, params.max_pixels).with_context(|| {
@@ -591,7 +596,20 @@ fn start_drop_in(
             cfg.models_dir.display()
         )
     })?;
-    lock(&shared.stats).providers = classifier.providers().to_vec();
+    Ok((classifier, cfg.models_dir))
+}
+
+/// Drop-in mode, first activation: follow another ROS4HRI detector's faces
+/// (subscriptions kept for the node's life). Runs on the spin thread.
+fn start_drop_in(
+    node: &mut r2r::Node,
+    rt: &tokio::runtime::Handle,
+    params: &Settings,
+    shared: Arc<Shared>,
+    ops: Sender<NodeOp>,
+    logger: &str,
+) -> Result<(Arc<DropInShared>, Arc<DropInStats>)> {
+    let cfg = &params.pipeline;
     let alpha = cfg.tracking.enabled.then_some(cfg.tracking.smoothing_alpha);
     let drop_in = Arc::new(DropInShared::new(alpha));
     let events = Arc::new(DropInStats {
@@ -611,14 +629,306 @@ fn start_drop_in(
         qos(params),
         leaf,
     )?;
-    // The worker waits at most 200 ms for a crop, then sees the shutdown flag.
-    let worker = spawn_drop_in_worker(classifier, drop_in, shared, events)?;
-    let ready = format!(
-        "lowres_fer_node ready (drop-in): {} + /humans/faces/<id>/{{{leaf},roi}} + camera_info -> /humans/faces/<id>/expression, /diagnostics (models: {})",
+    Ok((drop_in, events))
+}
+
+fn drop_in_ready(params: &Settings, models_dir: &std::path::Path) -> String {
+    format!(
+        "lowres_fer_node ready (drop-in): {} + /humans/faces/<id>/{{{},roi}} + camera_info -> /humans/faces/<id>/expression, /diagnostics (models: {})",
         ros_hri::TRACKED_TOPIC,
-        cfg.models_dir.display()
-    );
-    Ok((ros_hri::TRACKED_TOPIC, worker, ready))
+        params.ros4hri.crop_topic.name(),
+        models_dir.display()
+    )
+}
+
+/// Run `f` on the spin thread (which owns the node) and wait for its result.
+/// Only from threads other than the spin thread.
+fn on_spin<T: Send + 'static>(
+    ops: &Sender<NodeOp>,
+    f: impl FnOnce(&mut r2r::Node) -> T + Send + 'static,
+) -> Result<T> {
+    let (tx, rx) = mpsc::channel();
+    ops.send(Box::new(move |node: &mut r2r::Node| {
+        let _ = tx.send(f(node));
+    }))
+    .map_err(|_| anyhow!("the ROS spin thread has ended"))?;
+    rx.recv()
+        .map_err(|_| anyhow!("the ROS spin thread has ended"))
+}
+
+/// What configure loaded (the expensive part).
+enum Models {
+    // Boxed: the models are large, the enum is moved around.
+    Camera(Box<FrameStep>, PathBuf),
+    DropIn(Box<CropClassifier>, PathBuf),
+}
+
+/// Publishers, subscriptions and their tasks, created at the first activation
+/// and kept until the process ends: r2r 0.9.7 has no call to destroy a
+/// subscription (dropping its stream removes it only when the next message
+/// arrives), so deactivate drops input instead and the worker, the only
+/// publisher of results, is stopped. Publishers are kept for the same topics.
+enum Wiring {
+    Camera {
+        /// `None` while the worker holds them (boxed: large).
+        outputs: Option<Box<Outputs>>,
+        input_topic: &'static str,
+    },
+    DropIn {
+        drop_in: Arc<DropInShared>,
+        events: Arc<DropInStats>,
+    },
+}
+
+enum Running {
+    Camera(JoinHandle<(FrameStep, Outputs)>),
+    DropIn(JoinHandle<CropClassifier>),
+}
+
+/// The node's resources across lifecycle transitions (the callbacks).
+struct Managed {
+    rt: tokio::runtime::Handle,
+    ops: Sender<NodeOp>,
+    shared: Arc<Shared>,
+    logger: String,
+    /// Parameters read at start-up, used by the first configure.
+    preread: Option<Settings>,
+    settings: Option<Settings>,
+    models: Option<Models>,
+    /// Source and transport the wiring was made for.
+    wiring: Option<(Source, Transport, Wiring)>,
+    running: Option<Running>,
+    stop: Arc<AtomicBool>,
+    /// Why the last transition failed (start-up reports it as the exit error).
+    last_error: Option<String>,
+}
+
+impl Managed {
+    fn fail(&mut self, what: &str, e: anyhow::Error) -> Outcome {
+        let msg = format!("{what} failed: {e:#}");
+        ros_log::error(&self.logger, &msg);
+        self.last_error = Some(msg);
+        Outcome::Failure
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        let params = match self.preread.take() {
+            Some(p) => p,
+            None => {
+                let logger = self.logger.clone();
+                on_spin(&self.ops, move |node| read_parameters(node, &logger))??
+            }
+        };
+        if let Some((source, transport, _)) = &self.wiring {
+            // The subscriptions of the first activation stay (see Wiring).
+            if (*source, *transport) != (params.source, params.transport) {
+                return Err(anyhow!(
+                    "input.source and input.transport cannot change after the first activation (r2r cannot remove a subscription): restart the node"
+                ));
+            }
+        }
+        let models = match params.source {
+            Source::Camera => {
+                let (step, dir) = start_pipeline(&params)?;
+                lock(&self.shared.stats).providers = step.pipeline().providers().to_vec();
+                Models::Camera(Box::new(step), dir)
+            }
+            Source::Ros4hriFaces => {
+                let (classifier, dir) = load_drop_in(&params)?;
+                lock(&self.shared.stats).providers = classifier.providers().to_vec();
+                Models::DropIn(Box::new(classifier), dir)
+            }
+        };
+        self.models = Some(models);
+        self.settings = Some(params);
+        Ok(())
+    }
+
+    /// The first activation's publishers and subscriptions, and /diagnostics.
+    fn wire(&mut self, params: &Settings) -> Result<()> {
+        if self.wiring.is_some() {
+            return Ok(());
+        }
+        let (rt, shared, ops, logger) = (
+            self.rt.clone(),
+            self.shared.clone(),
+            self.ops.clone(),
+            self.logger.clone(),
+        );
+        let p = params.clone();
+        let wiring = on_spin(&self.ops, move |node| -> Result<Wiring> {
+            let (wiring, input_topic, causes): (_, _, &'static [&'static str]) = match p.source {
+                Source::Camera => {
+                    let (input_topic, outputs) =
+                        start_camera(node, &rt, &p, shared.clone(), ops, &logger)?;
+                    let w = Wiring::Camera {
+                        outputs: Some(Box::new(outputs)),
+                        input_topic,
+                    };
+                    (w, input_topic, &[])
+                }
+                Source::Ros4hriFaces => {
+                    let (drop_in, events) =
+                        start_drop_in(node, &rt, &p, shared.clone(), ops, &logger)?;
+                    let w = Wiring::DropIn { drop_in, events };
+                    (w, ros_hri::TRACKED_TOPIC, &ros_hri::DROP_IN_CAUSES)
+                }
+            };
+            spawn_diagnostics(
+                &rt,
+                node,
+                shared,
+                Duration::from_secs_f64(p.diagnostics_period_s),
+                input_topic,
+                causes,
+                logger,
+            )?;
+            Ok(wiring)
+        })??;
+        self.wiring = Some((params.source, params.transport, wiring));
+        Ok(())
+    }
+
+    fn activate(&mut self) -> Result<()> {
+        let params = self
+            .settings
+            .clone()
+            .ok_or_else(|| anyhow!("not configured"))?;
+        self.wire(&params)?;
+        let models = self.models.take().ok_or_else(|| anyhow!("no models"))?;
+        self.stop = Arc::new(AtomicBool::new(false));
+        let (running, ready) = match (models, self.wiring.as_mut().map(|w| &mut w.2)) {
+            (
+                Models::Camera(step, dir),
+                Some(Wiring::Camera {
+                    outputs,
+                    input_topic,
+                }),
+            ) => {
+                let mut out = outputs.take().ok_or_else(|| anyhow!("publishers in use"))?;
+                out.publish_annotated = params.publish_annotated;
+                let ready = camera_ready(&params, input_topic, &dir);
+                let worker = spawn_worker(
+                    *step,
+                    *out,
+                    self.shared.clone(),
+                    Duration::from_secs_f64(params.log_throttle_s),
+                    self.stop.clone(),
+                )?;
+                (Running::Camera(worker), ready)
+            }
+            (Models::DropIn(classifier, dir), Some(Wiring::DropIn { drop_in, events })) => {
+                // Crops that came while inactive are stale.
+                drop_in.take_all(Duration::ZERO, &mut BTreeMap::new());
+                let worker = spawn_drop_in_worker(
+                    *classifier,
+                    drop_in.clone(),
+                    self.shared.clone(),
+                    events.clone(),
+                    self.stop.clone(),
+                )?;
+                (Running::DropIn(worker), drop_in_ready(&params, &dir))
+            }
+            _ => return Err(anyhow!("models and wiring of different input sources")),
+        };
+        self.running = Some(running);
+        self.shared.active.store(true, Ordering::Relaxed);
+        ros_log::info(&self.logger, &ready);
+        Ok(())
+    }
+
+    /// Stop input and the worker; the models and publishers come back.
+    fn deactivate(&mut self) -> Result<()> {
+        self.shared.active.store(false, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Relaxed);
+        self.shared.slot.wake();
+        // As configure resolved it (for the next ready line).
+        let dir = self
+            .settings
+            .as_ref()
+            .map(|p| resolve_models_dir(&p.pipeline.models_dir))
+            .unwrap_or_default();
+        match self.running.take() {
+            Some(Running::Camera(worker)) => {
+                let (step, out) = worker
+                    .join()
+                    .map_err(|_| anyhow!("the inference thread panicked"))?;
+                self.models = Some(Models::Camera(Box::new(step), dir));
+                if let Some((_, _, Wiring::Camera { outputs, .. })) = self.wiring.as_mut() {
+                    *outputs = Some(Box::new(out));
+                }
+                // A frame that came just before: not processed after deactivate.
+                self.shared.slot.with_pending(|p| p.take());
+            }
+            Some(Running::DropIn(worker)) => {
+                let classifier = worker
+                    .join()
+                    .map_err(|_| anyhow!("the inference thread panicked"))?;
+                self.models = Some(Models::DropIn(Box::new(classifier), dir));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// Free the models and parameters (back to unconfigured).
+    fn cleanup(&mut self) {
+        self.models = None;
+        self.settings = None;
+        lock(&self.shared.stats).providers.clear();
+    }
+}
+
+impl Callbacks for Managed {
+    fn on_configure(&mut self) -> Outcome {
+        match self.configure() {
+            Ok(()) => Outcome::Success,
+            Err(e) => self.fail("configure", e),
+        }
+    }
+
+    fn on_activate(&mut self) -> Outcome {
+        match self.activate() {
+            Ok(()) => Outcome::Success,
+            Err(e) => self.fail("activate", e),
+        }
+    }
+
+    fn on_deactivate(&mut self) -> Outcome {
+        match self.deactivate() {
+            Ok(()) => Outcome::Success,
+            // The worker is gone: nothing to go back to.
+            Err(e) => {
+                self.fail("deactivate", e);
+                Outcome::Error
+            }
+        }
+    }
+
+    fn on_cleanup(&mut self) -> Outcome {
+        self.cleanup();
+        Outcome::Success
+    }
+
+    fn on_shutdown(&mut self) -> Outcome {
+        let stopped = self.deactivate();
+        self.cleanup();
+        match stopped {
+            Ok(()) => Outcome::Success,
+            Err(e) => self.fail("shutdown", e),
+        }
+    }
+
+    fn on_error(&mut self) -> Outcome {
+        // Free everything; unconfigured is then a clean start again.
+        match self.deactivate() {
+            Ok(()) => {
+                self.cleanup();
+                Outcome::Success
+            }
+            Err(e) => self.fail("error processing", e),
+        }
+    }
 }
 
 /// The spin thread: node events, plus the [`NodeOp`]s of other threads
@@ -640,19 +950,69 @@ fn spawn_spin(
         })?)
 }
 
-/// Run the node until SIGINT/SIGTERM. Errors (bad parameters, models that do
-/// not load) are returned so `main` exits non-zero with the message.
+const FINALIZED: &str = "lifecycle state finalized";
+
+/// The lifecycle thread: change_state requests, one at a time, until
+/// `finalized`.
+fn spawn_lifecycle(
+    machine: Machine,
+    mut managed: Managed,
+    commands: Receiver<Command>,
+) -> Result<JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("lifecycle".into())
+        .spawn(move || {
+            while let Ok(command) = commands.recv() {
+                lifecycle_srv::handle(&machine, &mut managed, command);
+                if machine.state() == State::Finalized {
+                    break;
+                }
+            }
+        })?)
+}
+
+/// Run the node until SIGINT/SIGTERM or the lifecycle `shutdown`. Errors
+/// (bad parameters, models that do not load with `lifecycle.autostart`) are
+/// returned so `main` exits non-zero with the message.
+///
+/// The node is a managed (lifecycle) node: configure reads the parameters and
+/// loads the models, activate wires input and output, deactivate stops them,
+/// cleanup frees the models. With `lifecycle.autostart` (the default) it
+/// configures and activates itself here. `shutdown` (a client's, or SIGINT /
+/// SIGTERM) ends in `finalized`, and the process then exits 0: nothing is
+/// left to do for a node that cannot be configured again.
 pub fn run() -> Result<()> {
     let ctx = super::context::create()?;
     let mut node = r2r::Node::create(ctx, NODE_NAME, "").context("cannot create the ROS node")?;
     let logger = node.logger().to_string();
     super::logging::install(&logger);
-    let params = read_parameters(&node, &logger)?;
+    // Read (and checked) now so a bad parameter fails start-up as before; a
+    // managed node waits in unconfigured instead (configure then says why).
+    let preread = read_parameters(&node, &logger);
+    let autostart = match &preread {
+        Ok(p) => p.autostart,
+        Err(_) => ros_params::given(lock(&node.params).iter().map(|(k, v)| (k, &v.value)))
+            .get("lifecycle.autostart")
+            .map(|v| *v != lowres_fer::settings::params::Value::Bool(false))
+            .unwrap_or(true),
+    };
+    let preread = match preread {
+        Ok(p) => Some(p),
+        Err(e) if autostart => return Err(e),
+        Err(e) => {
+            ros_log::error(
+                &logger,
+                &format!("{e:#} (configure will fail until it is fixed)"),
+            );
+            None
+        }
+    };
 
     let shared = Arc::new(Shared {
         slot: Slot::default(),
         stats: Mutex::new(Stats::default()),
         shutdown: AtomicBool::new(false),
+        active: AtomicBool::new(false),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -660,13 +1020,8 @@ pub fn run() -> Result<()> {
         .build()
         .context("cannot start the tokio runtime")?;
     let (ops_tx, ops_rx) = mpsc::channel::<NodeOp>();
-
-    let (input_topic, worker, ready) = match params.source {
-        Source::Camera => start_camera(&mut node, &rt, &params, shared.clone(), ops_tx, &logger)?,
-        Source::Ros4hriFaces => {
-            start_drop_in(&mut node, &rt, &params, shared.clone(), ops_tx, &logger)?
-        }
-    };
+    let (commands_tx, commands_rx) = mpsc::channel::<Command>();
+    let machine = lifecycle_srv::create(&mut node, &rt, commands_tx.clone(), &logger)?;
 
     // Parameter services (ros2 param list/get). Values are read once at
     // start-up; changing them at run time needs a restart, which we say.
@@ -687,31 +1042,55 @@ pub fn run() -> Result<()> {
         });
     }
 
-    spawn_diagnostics(
-        &rt,
-        &mut node,
-        shared.clone(),
-        Duration::from_secs_f64(params.diagnostics_period_s),
-        input_topic,
-        match params.source {
-            Source::Camera => &[],
-            Source::Ros4hriFaces => &ros_hri::DROP_IN_CAUSES,
-        },
-        logger.clone(),
-    )?;
-
     let spin = spawn_spin(node, ops_rx, shared.clone())?;
+    let mut managed = Managed {
+        rt: rt.handle().clone(),
+        ops: ops_tx,
+        shared: shared.clone(),
+        logger: logger.clone(),
+        preread,
+        settings: None,
+        models: None,
+        wiring: None,
+        running: None,
+        stop: Arc::new(AtomicBool::new(false)),
+        last_error: None,
+    };
+    let stop_spin = |shared: &Shared, spin: JoinHandle<()>, rt: tokio::runtime::Runtime| {
+        shared.shutdown.store(true, Ordering::Relaxed);
+        let ok = spin.join().is_ok();
+        rt.shutdown_timeout(Duration::from_millis(500));
+        ok
+    };
+    if autostart {
+        // As before the lifecycle: a node that cannot start exits non-zero.
+        for label in ["configure", "activate"] {
+            if !machine.trigger(&mut managed, 0, label) {
+                let why = managed
+                    .last_error
+                    .take()
+                    .unwrap_or_else(|| format!("lifecycle {label} failed"));
+                machine.trigger(&mut managed, 0, "shutdown");
+                stop_spin(&shared, spin, rt);
+                return Err(anyhow!("{why}"));
+            }
+        }
+    } else {
+        ros_log::info(
+            &logger,
+            "lowres_fer_node unconfigured (lifecycle.autostart false): waiting for a lifecycle client (configure, activate)",
+        );
+    }
+    let lifecycle = spawn_lifecycle(machine, managed, commands_rx)?;
 
-    ros_log::info(&logger, &ready);
-
-    let reason = wait_for_shutdown(&rt, &worker, &spin)?;
+    let reason = wait_for_shutdown(&rt, &lifecycle, &spin)?;
     ros_log::info(&logger, &format!("shutting down ({reason})"));
-    shared.shutdown.store(true, Ordering::Relaxed);
-    shared.slot.wake();
-    let worker_ok = worker.join().is_ok();
-    let spin_ok = spin.join().is_ok();
-    rt.shutdown_timeout(Duration::from_millis(500));
-    if reason.starts_with("a worker") || !worker_ok || !spin_ok {
+    // The lifecycle thread runs shutdown (after a transition in progress).
+    let _ = commands_tx.send(Command::Internal("shutdown"));
+    drop(commands_tx);
+    let lifecycle_ok = lifecycle.join().is_ok();
+    let spin_ok = stop_spin(&shared, spin, rt);
+    if reason.starts_with("a worker") || !lifecycle_ok || !spin_ok {
         return Err(anyhow!("{reason}"));
     }
     Ok(())

@@ -138,6 +138,8 @@ pub const PARAMS: &[Param] = &[
       "seconds between `/diagnostics` messages"),
     p("log_throttle", Kind::Double { lo: Lower::Closed(0.1), hi: 3600.0 }, Default::Double(5.0),
       "seconds between repeated log lines of one bad-input cause"),
+    p("lifecycle.autostart", Kind::Bool, Default::Bool(true),
+      "configure and activate at start-up (the lifecycle services still answer); `false`: start `unconfigured` and wait for a lifecycle client (README, Lifecycle)"),
     p("models_dir", Kind::Str, Default::Str(""),
       "ONNX models + `manifest.json`; empty: `share/lowres_fer/models` of the install, else `./models`"),
     p("onnxruntime_library", Kind::Str, Default::Str(""),
@@ -402,6 +404,8 @@ pub struct Settings {
     pub publish_annotated: bool,
     pub diagnostics_period_s: f64,
     pub log_throttle_s: f64,
+    /// `lifecycle.autostart`: configure + activate without a lifecycle client.
+    pub autostart: bool,
     pub ros4hri: Ros4hri,
     /// `models_dir` as given ("" = resolve with [`resolve_models_dir`]).
     pub pipeline: PipelineConfig,
@@ -640,6 +644,7 @@ impl Settings {
             publish_annotated: r.bool("publish_annotated")?,
             diagnostics_period_s: r.f64("diagnostics_period")?,
             log_throttle_s: r.f64("log_throttle")?,
+            autostart: r.bool("lifecycle.autostart")?,
             ros4hri,
             pipeline,
         })
