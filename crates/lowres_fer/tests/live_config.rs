@@ -28,8 +28,10 @@ fn config() -> PipelineConfig {
 
 /// (faces, classified faces, their track ids) of one frame.
 fn run(step: &mut FrameStep, photo: &image::RgbImage, sec: i32) -> (usize, usize, Vec<u64>) {
-    let mut header = Header::default();
-    header.sec = sec;
+    let header = Header {
+        sec,
+        ..Default::default()
+    };
     let payload = Payload::Raw {
         width: photo.width(),
         height: photo.height(),
@@ -103,8 +105,10 @@ fn live_changes_apply_from_the_next_frame() {
 
     // The pixel budget is checked before decoding.
     step.apply_live(&live, 1000).unwrap();
-    let mut header = Header::default();
-    header.sec = 6;
+    let header = Header {
+        sec: 6,
+        ..Default::default()
+    };
     let payload = Payload::Raw {
         width: photo.width(),
         height: photo.height(),
