@@ -8,6 +8,7 @@ pub mod context;
 pub mod convert;
 pub mod handoff;
 pub mod hri;
+pub mod live_params;
 pub mod logging;
 pub mod node;
 pub mod params;

@@ -37,6 +37,7 @@ use r2r::{Publisher, QosProfile};
 
 use super::convert;
 use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp};
+use super::live_params::{self, LiveSettings};
 use super::logging as ros_log;
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
@@ -61,6 +62,8 @@ struct Shared {
     slot: Slot<Option<Frame>>,
     stats: Mutex<Stats>,
     shutdown: AtomicBool,
+    /// The settings `ros2 param set` changed, for the worker.
+    live: Arc<LiveSettings>,
 }
 
 fn qos(p: &Settings) -> QosProfile {
@@ -342,6 +345,19 @@ fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
     publish_failed
 }
 
+/// Settings changed by `ros2 param set` (already checked by the table), in
+/// force from this frame on.
+fn apply_live(step: &mut FrameStep, out: &mut Outputs, s: &Settings) {
+    out.publish_annotated = s.publish_annotated;
+    if let Err(e) = step.apply_live(&s.pipeline, s.max_pixels) {
+        // The table lets only live values through: this is a bug, said loudly.
+        ros_log::error(
+            &out.logger,
+            &format!("cannot apply the changed parameters: {e:#}"),
+        );
+    }
+}
+
 fn spawn_worker(
     mut step: FrameStep,
     mut out: Outputs,
@@ -352,10 +368,14 @@ fn spawn_worker(
         .name("inference".into())
         .spawn(move || {
             let mut limiter = LogLimiter::new(throttle);
+            let mut live_generation = 0;
             while let Some(frame) = shared
                 .slot
                 .take(&shared.shutdown, Duration::from_millis(200))
             {
+                if let Some(s) = shared.live.changed(&mut live_generation) {
+                    apply_live(&mut step, &mut out, &s);
+                }
                 handle_frame(&mut step, frame, &mut out, &shared, &mut limiter);
             }
         })?)
@@ -651,6 +671,7 @@ pub fn run() -> Result<()> {
         slot: Slot::default(),
         stats: Mutex::new(Stats::default()),
         shutdown: AtomicBool::new(false),
+        live: Arc::new(LiveSettings::new(&params)),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -666,24 +687,9 @@ pub fn run() -> Result<()> {
         }
     };
 
-    // Parameter services (ros2 param list/get). Values are read once at
-    // start-up; changing them at run time needs a restart, which we say.
-    let (param_handler, mut param_events) = node.make_parameter_handler()?;
-    rt.spawn(param_handler);
-    {
-        let logger = logger.clone();
-        rt.spawn(async move {
-            while let Some((name, _)) = param_events.next().await {
-                ros_log::warn(
-                    &logger,
-                    &format!(
-                        "parameter '{}' changed at run time: restart the node to apply it",
-                        sanitize::wire(&name)
-                    ),
-                );
-            }
-        });
-    }
+    // Parameter services: live ones reach the worker between frames, the
+    // others are refused (crates/lowres_fer_node/src/live_params.rs).
+    live_params::serve(&mut node, &rt, params.source, shared.live.clone(), &logger)?;
 
     spawn_diagnostics(
         &rt,
