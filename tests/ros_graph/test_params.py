@@ -2,18 +2,23 @@
 rclpy peer to the real node, checked against the next frames it publishes.
 Before this, every set answered "successful" and nothing changed."""
 
+import os
+import threading
 import time
+from types import SimpleNamespace
 
 import pytest
-from conftest import image_msg, load_scene
+import rclpy
+from conftest import NodeProcess, image_msg, load_scene
 from lowres_fer.msg import FaceEmotion
 from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
 from rcl_interfaces.srv import DescribeParameters, GetParameters, SetParameters
+from rclpy.executors import SingleThreadedExecutor
 
 READ_ONLY = "read-only: restart the node to change it"
 
 
-def call(peer, srv, name, request, timeout=20.0):
+def call(peer, srv, name, request, timeout=60.0):
     client = peer.node.create_client(srv, f"{peer.node.get_namespace()}/lowres_fer/{name}")
     try:
         assert client.wait_for_service(timeout_sec=timeout), f"no {name} service"
@@ -133,3 +138,26 @@ def test_describe_says_which_are_read_only(live):
     model, threshold = res.descriptors
     assert model.description.endswith(READ_ONLY), model.description
     assert "live: applies from the next frame" in threshold.description, threshold.description
+
+
+def test_drop_in_mode_refuses_live_changes(ros, tmp_path):
+    # The drop-in worker (CropClassifier) takes no run-time changes: said, not ignored.
+    ns = f"/t{os.getpid()}_params_dropin"
+    proc = NodeProcess(ns, tmp_path, ["input.source:=ros4hri_faces"])
+    node = rclpy.create_node("lowres_fer_params_peer", namespace=ns)
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    threading.Thread(target=executor.spin, daemon=True).start()
+    try:
+        peer = SimpleNamespace(node=node)
+        ok, reason = set_param(peer, "detector.score_threshold", 0.9)
+        assert not ok and "drop-in mode" in reason, reason
+        assert get_param(peer, "detector.score_threshold").double_value == pytest.approx(0.5)
+        ok, reason = set_param(peer, "ros4hri.crop_topic", "aligned")
+        assert not ok and READ_ONLY in reason, reason
+        assert proc.alive(), proc.output()
+    finally:
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rc = proc.stop()
+    assert rc == 0, proc.output()
