@@ -21,6 +21,7 @@ use crate::imaging::annotate;
 use crate::imaging::io::{compressed_to_rgb, raw_to_rgb, ImageError, DEFAULT_MAX_PIXELS};
 use crate::msg::{FaceEmotionArray, Header};
 use crate::pipeline::{Pipeline, StageTimings};
+use crate::settings::config::PipelineConfig;
 
 /// The pixel fields of a sensor_msgs/Image or sensor_msgs/CompressedImage.
 #[derive(Debug, Clone, Copy)]
@@ -130,6 +131,15 @@ impl FrameStep {
     pub fn max_pixels(mut self, max: u64) -> Self {
         self.max_pixels = max;
         self
+    }
+
+    /// Run-time parameter values from the next frame: the pipeline's
+    /// ([`Pipeline::apply_live`], refused with nothing changed when they touch
+    /// the loaded models) and the pixel budget.
+    pub fn apply_live(&mut self, cfg: &PipelineConfig, max_pixels: u64) -> anyhow::Result<()> {
+        self.pipeline.apply_live(cfg)?;
+        self.max_pixels = max_pixels;
+        Ok(())
     }
 
     pub fn pipeline(&self) -> &Pipeline {

@@ -45,6 +45,8 @@ pub struct Pipeline {
     detector: FaceDetector,
     router: Router,
     tracker: Option<Tracker>,
+    /// The tracker while `tracking.enabled` is off at run time (its id counter).
+    parked_tracker: Option<Tracker>,
     output: FrameOutput,
     /// Model name of each route, shared by every face it classifies.
     route_names: Vec<Arc<str>>,
@@ -82,6 +84,7 @@ impl Pipeline {
             detector,
             router,
             tracker,
+            parked_tracker: None,
             output: FrameOutput::default(),
             route_names,
             no_route: Arc::from(""),
@@ -103,6 +106,55 @@ impl Pipeline {
             ("detector", self.detector.provider()),
             ("classifier", self.router.provider()),
         ]
+    }
+
+    /// Take the run-time values of `cfg` (`settings::params::Param::live`:
+    /// detector thresholds, NMS, tiling, quality gate, crop margin, tracking)
+    /// from the next frame, without reloading a model. Refused, with nothing
+    /// changed, when `cfg` is invalid or changes what the loaded sessions were
+    /// built with (models, precision, routing, providers, threads). The paths
+    /// (`models_dir`, `onnxruntime_library`) are only read at load and are
+    /// kept as loaded: a caller's unresolved `models_dir` is no change.
+    pub fn apply_live(&mut self, cfg: &PipelineConfig) -> anyhow::Result<()> {
+        cfg.validate()?;
+        let loaded = |c: &PipelineConfig| {
+            (
+                c.detector.model,
+                c.detector.threads,
+                c.detector.execution_provider,
+                c.classifier.routing,
+                c.classifier.precision,
+                c.classifier.execution_provider,
+                c.classifier.threads,
+                c.gpu.clone(),
+            )
+        };
+        if loaded(cfg) != loaded(&self.cfg) {
+            anyhow::bail!(
+                "models, precision, routing, execution providers, GPU options and threads are loaded at start-up: restart to change them"
+            );
+        }
+        self.detector.set_config(&cfg.detector);
+        if cfg.tracking.enabled {
+            // A tracker turned back on goes on counting: face ids are never
+            // reused within a run.
+            let mut tracker = self
+                .tracker
+                .take()
+                .or_else(|| self.parked_tracker.take())
+                .unwrap_or_else(|| Tracker::new(&cfg.tracking));
+            tracker.set_config(&cfg.tracking);
+            self.tracker = Some(tracker);
+        } else if let Some(mut tracker) = self.tracker.take() {
+            tracker.reset();
+            self.parked_tracker = Some(tracker);
+        }
+        self.cfg = PipelineConfig {
+            models_dir: std::mem::take(&mut self.cfg.models_dir),
+            onnxruntime_library: std::mem::take(&mut self.cfg.onnxruntime_library),
+            ..cfg.clone()
+        };
+        Ok(())
     }
 
     /// Name of the model a route index refers to (e.g. "efc_all_s32").

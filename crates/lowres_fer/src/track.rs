@@ -38,6 +38,12 @@ impl Tracker {
         }
     }
 
+    /// Association, survival and smoothing values from the next update on;
+    /// the tracks and their smoothed probabilities stay.
+    pub fn set_config(&mut self, cfg: &TrackingConfig) {
+        self.cfg = cfg.clone();
+    }
+
     /// Boxes of the live tracks (the detector looks around them for small faces).
     pub fn boxes(&self) -> impl Iterator<Item = BBox> + '_ {
         self.tracks.iter().map(|t| t.bbox)

@@ -10,6 +10,7 @@ pub mod handoff;
 pub mod hri;
 pub mod lifecycle;
 pub mod lifecycle_srv;
+pub mod live_params;
 pub mod logging;
 pub mod node;
 pub mod params;

@@ -39,6 +39,7 @@ use super::convert;
 use super::hri::{self as ros_hri, CameraHri, DropInEvents, DropInShared, NodeOp};
 use super::lifecycle::{Outcome, State};
 use super::lifecycle_srv::{self, Callbacks, Command, Machine};
+use super::live_params::{self, LiveSettings};
 use super::logging as ros_log;
 use super::params::{self as ros_params, InputQos, Transport};
 use super::stats::{LogLimiter, Stats};
@@ -66,6 +67,8 @@ struct Shared {
     /// Lifecycle state `active`: input arriving otherwise is dropped, uncounted
     /// (r2r 0.9.7 cannot destroy a subscription, so it stays; see run()).
     active: AtomicBool,
+    /// The settings `ros2 param set` changed, for the worker.
+    live: Arc<LiveSettings>,
 }
 
 fn qos(p: &Settings) -> QosProfile {
@@ -347,6 +350,19 @@ fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
     publish_failed
 }
 
+/// Settings changed by `ros2 param set` (already checked by the table), in
+/// force from this frame on.
+fn apply_live(step: &mut FrameStep, out: &mut Outputs, s: &Settings) {
+    out.publish_annotated = s.publish_annotated;
+    if let Err(e) = step.apply_live(&s.pipeline, s.max_pixels) {
+        // The table lets only live values through: this is a bug, said loudly.
+        ros_log::error(
+            &out.logger,
+            &format!("cannot apply the changed parameters: {e:#}"),
+        );
+    }
+}
+
 /// The camera worker, until `stop` (lifecycle deactivate): it then gives the
 /// models and publishers back for the next activation.
 fn spawn_worker(
@@ -360,7 +376,14 @@ fn spawn_worker(
         .name("inference".into())
         .spawn(move || {
             let mut limiter = LogLimiter::new(throttle);
+            // Every activation applies the settings in force at its first
+            // frame: configure read the same values (r2r's parameter store
+            // holds every accepted change), so applying them again is harmless.
+            let mut live_generation = 0;
             while let Some(frame) = shared.slot.take(&stop, Duration::from_millis(200)) {
+                if let Some(s) = shared.live.changed(&mut live_generation) {
+                    apply_live(&mut step, &mut out, &s);
+                }
                 handle_frame(&mut step, frame, &mut out, &shared, &mut limiter);
             }
             (step, out)
@@ -1013,6 +1036,11 @@ pub fn run() -> Result<()> {
         stats: Mutex::new(Stats::default()),
         shutdown: AtomicBool::new(false),
         active: AtomicBool::new(false),
+        // Without valid start-up parameters (a managed node waiting for a
+        // fix), the defaults stand in until configure succeeds.
+        live: Arc::new(LiveSettings::new(
+            preread.as_ref().unwrap_or(&Settings::defaults()),
+        )),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -1023,24 +1051,10 @@ pub fn run() -> Result<()> {
     let (commands_tx, commands_rx) = mpsc::channel::<Command>();
     let machine = lifecycle_srv::create(&mut node, &rt, commands_tx.clone(), &logger)?;
 
-    // Parameter services (ros2 param list/get). Values are read once at
-    // start-up; changing them at run time needs a restart, which we say.
-    let (param_handler, mut param_events) = node.make_parameter_handler()?;
-    rt.spawn(param_handler);
-    {
-        let logger = logger.clone();
-        rt.spawn(async move {
-            while let Some((name, _)) = param_events.next().await {
-                ros_log::warn(
-                    &logger,
-                    &format!(
-                        "parameter '{}' changed at run time: restart the node to apply it",
-                        sanitize::wire(&name)
-                    ),
-                );
-            }
-        });
-    }
+    // Parameter services: live ones reach the worker between frames, the
+    // others are refused (crates/lowres_fer_node/src/live_params.rs).
+    let source = preread.as_ref().map_or(Source::Camera, |p| p.source);
+    live_params::serve(&mut node, &rt, source, shared.live.clone(), &logger)?;
 
     let spin = spawn_spin(node, ops_rx, shared.clone())?;
     let mut managed = Managed {

@@ -16,25 +16,28 @@ pub use lowres_fer::settings::params::{unknown_names, InputQos, Transport};
 pub fn given<'a>(values: impl IntoIterator<Item = (&'a String, &'a ParameterValue)>) -> Given {
     values
         .into_iter()
-        .filter_map(|(k, v)| {
-            let v = match v {
-                ParameterValue::NotSet => return None,
-                ParameterValue::Bool(b) => Value::Bool(*b),
-                ParameterValue::Integer(i) => Value::Int(*i),
-                ParameterValue::Double(d) => Value::Double(*d),
-                ParameterValue::String(s) => Value::Str(s.clone()),
-                ParameterValue::BoolArray(_) => Value::Other("bool array"),
-                ParameterValue::ByteArray(_) => Value::Other("byte array"),
-                ParameterValue::IntegerArray(_) => Value::Other("integer array"),
-                ParameterValue::DoubleArray(_) => Value::Other("double array"),
-                ParameterValue::StringArray(_) => Value::Other("string array"),
-            };
-            Some((k.clone(), v))
-        })
+        .filter_map(|(k, v)| Some((k.clone(), value(v)?)))
         .collect()
 }
 
-fn ros_value(v: Value) -> ParameterValue {
+/// One ROS parameter value as a plain value (`None` for `NotSet`).
+pub fn value(v: &ParameterValue) -> Option<Value> {
+    Some(match v {
+        ParameterValue::NotSet => return None,
+        ParameterValue::Bool(b) => Value::Bool(*b),
+        ParameterValue::Integer(i) => Value::Int(*i),
+        ParameterValue::Double(d) => Value::Double(*d),
+        ParameterValue::String(s) => Value::Str(s.clone()),
+        ParameterValue::BoolArray(_) => Value::Other("bool array"),
+        ParameterValue::ByteArray(_) => Value::Other("byte array"),
+        ParameterValue::IntegerArray(_) => Value::Other("integer array"),
+        ParameterValue::DoubleArray(_) => Value::Other("double array"),
+        ParameterValue::StringArray(_) => Value::Other("string array"),
+    })
+}
+
+/// A plain value as a ROS parameter value.
+pub fn ros_value(v: Value) -> ParameterValue {
     match v {
         Value::Bool(b) => ParameterValue::Bool(b),
         Value::Int(i) => ParameterValue::Integer(i),

@@ -257,6 +257,24 @@ impl FaceDetector {
         }
     }
 
+    /// Take the run-time values of `cfg` (thresholds, NMS, tiling and its
+    /// budget, scales) from the next frame. The model and its session
+    /// (`model`, `threads`, `execution_provider`) stay as loaded: callers check
+    /// they did not change ([`crate::pipeline::Pipeline::apply_live`]). A new
+    /// tiling mode or tile scale lays the tiles out anew, so the sweeps restart.
+    pub fn set_config(&mut self, cfg: &DetectorConfig) {
+        let relayout = cfg.tiling != self.cfg.tiling || cfg.tile_scale != self.cfg.tile_scale;
+        self.cfg = DetectorConfig {
+            model: self.cfg.model,
+            threads: self.cfg.threads,
+            execution_provider: self.cfg.execution_provider,
+            ..cfg.clone()
+        };
+        if relayout {
+            self.reset();
+        }
+    }
+
     /// What the last `detect` call ran.
     pub fn last_stats(&self) -> DetectStats {
         self.last

@@ -104,16 +104,33 @@ pub struct Param {
     pub default: Default,
     /// What it does (the README's "meaning" column, Markdown).
     pub doc: &'static str,
+    /// Applied at run time (`ros2 param set`) from the next frame: the pipeline
+    /// uses it per frame and no model, session, topic or QoS depends on it.
+    /// Every other parameter is read-only after start-up ([`NOT_LIVE`]).
+    pub live: bool,
 }
 
+/// A parameter read once at start-up (models, sessions, topics, QoS, ...).
 const fn p(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Param {
     Param {
         name,
         kind,
         default,
         doc,
+        live: false,
     }
 }
+
+/// A parameter that `ros2 param set` changes from the next frame.
+const fn lp(name: &'static str, kind: Kind, default: Default, doc: &'static str) -> Param {
+    Param {
+        live: true,
+        ..p(name, kind, default, doc)
+    }
+}
+
+/// Why a set of a parameter that is not [`Param::live`] fails.
+pub const NOT_LIVE: &str = "read-only: restart the node to change it";
 
 const UNIT: Kind = Kind::Double {
     lo: Lower::Closed(0.0),
@@ -129,10 +146,10 @@ pub const PARAMS: &[Param] = &[
     p("input.qos", Kind::Choice(&["sensor_data", "reliable"]), Default::Str("sensor_data"),
       "input QoS reliability (camera images; in the drop-in mode every `/humans/faces/` and `camera_info` subscription)"),
     p("input.depth", Kind::Int { lo: 1, hi: 100 }, Default::Int(5), "input history depth (as `input.qos`)"),
-    p("input.max_pixels", Kind::Int { lo: 1, hi: image_io::MAX_PIXELS_LIMIT as i64 },
+    lp("input.max_pixels", Kind::Int { lo: 1, hi: image_io::MAX_PIXELS_LIMIT as i64 },
       Default::Int(image_io::DEFAULT_MAX_PIXELS as i64),
       "pixel budget per frame (4096x4096): a larger image (raw, or JPEG/PNG by its header) is rejected before it is decoded (`errors_input_too_many_pixels`)"),
-    p("publish_annotated", Kind::Bool, Default::Bool(true),
+    lp("publish_annotated", Kind::Bool, Default::Bool(true),
       "render `image_annotated` while it has subscribers"),
     p("diagnostics_period", Kind::Double { lo: Lower::Closed(0.1), hi: 60.0 }, Default::Double(1.0),
       "seconds between `/diagnostics` messages"),
@@ -146,14 +163,14 @@ pub const PARAMS: &[Param] = &[
       "`libonnxruntime.so`; empty: `$ORT_DYLIB_PATH`"),
     p("detector.model", Kind::Choice(&["front", "back", "retinaface"]), Default::Str("retinaface"),
       "`retinaface` (RetinaFace MobileNet-0.25: faces in the wild, crowds), BlazeFace `back` (full-range 256 px) or `front` (short-range 128 px): close range only"),
-    p("detector.score_threshold", UNIT, Default::Double(0.5), "minimum full-frame detector score"),
+    lp("detector.score_threshold", UNIT, Default::Double(0.5), "minimum full-frame detector score"),
     // 0.7: RetinaFace's upscaled tiles at 0.65 gave 0.42 false positives per
     // crowd photo (target 0.4), at 0.75 lost 0.02-0.05 recall per bucket
     // (docs/detection.md, "Crowds"). BlazeFace was measured at 0.65
     // (config/close_range.yaml).
-    p("detector.tile_score_threshold", UNIT, Default::Double(0.7),
+    lp("detector.tile_score_threshold", UNIT, Default::Double(0.7),
       "minimum detector score in tiles"),
-    p("detector.nms_iou", UNIT, Default::Double(0.3), "weighted-NMS IoU"),
+    lp("detector.nms_iou", UNIT, Default::Double(0.3), "weighted-NMS IoU"),
     // Chosen in docs/detection.md ("Crowds"): at the same cost (full frame + 1
     // region), `pyramid` finds 0.91 / 0.96 of the 16-24 / 24-32 px faces of the
     // VGA benchmark within 10 frames, where `rotating` found 0.84 / 0.82.
@@ -161,17 +178,17 @@ pub const PARAMS: &[Param] = &[
     // upscaled tiles, 2 per frame, and every tile answers with its last
     // detections, so a still camera's frame covers the whole photo within 8-10
     // frames (16-24 px recall 0.43, full frame alone 0.24).
-    p("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("rotating"),
+    lp("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("rotating"),
       "extra passes for small faces. `retinaface`: `rotating` and `pyramid` sweep the upscaled tiles (`tile_scale`, `tiles_per_frame` per frame, each tile's detections held until it runs again), `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
     // 2 upscaled RetinaFace tiles per frame cover a VGA frame's 20 tiles in 10
     // frames; BlazeFace's profile (config/close_range.yaml) uses 1, the
     // BlazeFace `crowd` profile (config/crowd.yaml) 3.
-    p("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(2),
+    lp("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(2),
       "regions/tiles per frame in `pyramid` and `rotating` modes (model runs on top of the full frame)"),
     p("detector.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "detector threads"),
-    p("detector.input_scale", Kind::Double { lo: Lower::Closed(0.25), hi: 4.0 }, Default::Double(1.0),
+    lp("detector.input_scale", Kind::Double { lo: Lower::Closed(0.25), hi: 4.0 }, Default::Double(1.0),
       "`retinaface`: scale of the full-frame pass (model px per source px)"),
-    p("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
+    lp("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
       "`retinaface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
@@ -182,17 +199,17 @@ pub const PARAMS: &[Param] = &[
     p("classifier.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the classifiers"),
     p("classifier.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "classifier threads"),
-    p("classifier.min_face_px", Kind::Double { lo: Lower::Closed(0.0), hi: 1000.0 },
+    lp("classifier.min_face_px", Kind::Double { lo: Lower::Closed(0.0), hi: 1000.0 },
       Default::Double(8.0), "smaller faces are reported `STATE_TOO_SMALL`"),
     // Chosen in docs/detection.md ("Quality gate"): with the geometry check,
     // 0.66 rejects every no_face.mp4 detection and keeps 170/174 real faces.
-    p("classifier.min_detector_score", UNIT, Default::Double(0.66),
+    lp("classifier.min_detector_score", UNIT, Default::Double(0.66),
       "lower-scored faces are reported `STATE_LOW_DETECTOR_SCORE`"),
-    p("classifier.min_score_without_geometry",
+    lp("classifier.min_score_without_geometry",
       Kind::Double { lo: Lower::Param("classifier.min_detector_score"), hi: 1.0 },
       Default::Double(0.8),
       "below this score a face is classified only if its keypoints are plausible (eye line within 26° of level, nose below the eyes, mouth below the nose); rejects text/graphics BlazeFace takes for faces (docs/detection.md)"),
-    p("classifier.crop_margin", UNIT, Default::Double(0.1),
+    lp("classifier.crop_margin", UNIT, Default::Double(0.1),
       "crop margin, fraction of the box side"),
     p("gpu.device_id", Kind::Int { lo: 0, hi: 63 }, Default::Int(0),
       "CUDA device of the `cuda`/`tensorrt` sessions"),
@@ -202,12 +219,12 @@ pub const PARAMS: &[Param] = &[
       "`tensorrt`: engine and timing cache directory; empty: `$LOWRES_FER_CACHE/tensorrt` (default `~/.cache/lowres_fer/tensorrt`)"),
     p("gpu.tensorrt_max_faces", Kind::Int { lo: 1, hi: 256 }, Default::Int(16),
       "`tensorrt`: largest face batch of one classifier run (its shape profile is 1..this); more faces run in several batches"),
-    p("tracking.enabled", Kind::Bool, Default::Bool(true),
+    lp("tracking.enabled", Kind::Bool, Default::Bool(true),
       "track faces (stable `face_id`) and smooth probabilities"),
-    p("tracking.iou_threshold", UNIT, Default::Double(0.3), "association IoU"),
-    p("tracking.max_missed", Kind::Int { lo: 0, hi: 1000 }, Default::Int(10),
+    lp("tracking.iou_threshold", UNIT, Default::Double(0.3), "association IoU"),
+    lp("tracking.max_missed", Kind::Int { lo: 0, hi: 1000 }, Default::Int(10),
       "frames a track survives unseen"),
-    p("tracking.smoothing_alpha", Kind::Double { lo: Lower::Open(0.0), hi: 1.0 },
+    lp("tracking.smoothing_alpha", Kind::Double { lo: Lower::Open(0.0), hi: 1.0 },
       Default::Double(0.4), "weight of the newest frame in the smoothing"),
     p("ros4hri.enabled", Kind::Bool, Default::Bool(false),
       "camera mode: also publish the REP-155 topics `/humans/faces/tracked` and `/humans/faces/<id>/{roi,cropped,expression}` (needs `tracking.enabled`)"),
@@ -271,6 +288,17 @@ impl InvalidParameter {
     }
 }
 
+/// Why a run-time change of a parameter is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LiveChangeError {
+    #[error("parameter '{0}' is not declared by this node")]
+    Undeclared(String),
+    #[error("parameter '{0}' is {NOT_LIVE}")]
+    ReadOnly(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] InvalidParameter),
+}
+
 /// `0.1`, `1.0`, `3600.0`: the README's spelling of a bound.
 fn num(v: f64) -> String {
     format!("{v:?}")
@@ -324,10 +352,17 @@ impl Param {
     pub fn description(&self) -> String {
         let allowed = self.allowed().replace('`', "");
         let doc = self.doc.replace('`', "");
-        if allowed.is_empty() {
+        let described = if allowed.is_empty() {
             doc
         } else {
             format!("{doc}; allowed {allowed}")
+        };
+        // r2r 0.9.7's describe service leaves ParameterDescriptor.read_only
+        // false: the description is where `ros2 param describe` can say it.
+        if self.live {
+            format!("{described}; live: applies from the next frame")
+        } else {
+            format!("{described}; {NOT_LIVE}")
         }
     }
 }
@@ -648,6 +683,30 @@ impl Settings {
             ros4hri,
             pipeline,
         })
+    }
+
+    /// `current` (the values in force, as read into `self`) with `name` set to
+    /// `value`, checked by the same reader as at start-up (type, range and
+    /// cross-checks): the new values and settings, or why the change is refused
+    /// (nothing changes then). Only [`Param::live`] parameters change.
+    pub fn with_change(
+        current: &Given,
+        name: &str,
+        value: Value,
+    ) -> Result<(Given, Settings), LiveChangeError> {
+        let p = find(name).ok_or_else(|| LiveChangeError::Undeclared(name.to_string()))?;
+        if !p.live {
+            return Err(LiveChangeError::ReadOnly(p.name));
+        }
+        let mut next = current.clone();
+        next.insert(p.name.to_string(), p.normalise(value));
+        let settings = Settings::read(&next)?;
+        // Store what was read: a double given as an integer is a double.
+        if let (Kind::Double { .. }, Some(Value::Int(i))) = (p.kind, next.get(p.name)) {
+            let d = *i as f64;
+            next.insert(p.name.to_string(), Value::Double(d));
+        }
+        Ok((next, settings))
     }
 
     /// Every parameter at its declared default.
@@ -1005,6 +1064,85 @@ mod tests {
         // The drop-in mode does not use the tracker.
         g.insert("input.source".into(), Value::Str("ros4hri_faces".into()));
         assert_eq!(Settings::read(&g).unwrap().source, Source::Ros4hriFaces);
+    }
+
+    /// Issue 26: which parameters `ros2 param set` may change, and that a
+    /// change gets the start-up checks.
+    #[test]
+    fn live_changes_are_checked_like_start_up_values() {
+        let current: Given = Settings::effective(&Given::new())
+            .into_iter()
+            .map(|(p, v)| (p.name.to_string(), v))
+            .collect();
+        let live: Vec<_> = PARAMS.iter().filter(|p| p.live).map(|p| p.name).collect();
+        for name in ["detector.score_threshold", "tracking.smoothing_alpha"] {
+            assert!(live.contains(&name), "{name}");
+        }
+        for name in [
+            "detector.model",
+            "classifier.precision",
+            "input.transport",
+            "models_dir",
+        ] {
+            assert!(!live.contains(&name), "{name}");
+        }
+        // Every live parameter takes its own default back.
+        for p in PARAMS {
+            let r = Settings::with_change(&current, p.name, p.default.value());
+            if p.live {
+                let (_, s) = r.unwrap_or_else(|e| panic!("{}: {e}", p.name));
+                assert_eq!(s, Settings::defaults(), "{}", p.name);
+            } else {
+                let e = r.unwrap_err().to_string();
+                assert!(e.contains(p.name) && e.contains(NOT_LIVE), "{e}");
+                assert!(p.description().ends_with(NOT_LIVE), "{}", p.name);
+            }
+        }
+        let (next, s) =
+            Settings::with_change(&current, "detector.score_threshold", Value::Double(0.9))
+                .unwrap();
+        assert_eq!(s.pipeline.detector.score_threshold, 0.9);
+        assert_eq!(
+            next.get("detector.score_threshold"),
+            Some(&Value::Double(0.9))
+        );
+        // An integer for a double is kept as the double it means.
+        let (next, _) = Settings::with_change(&current, "detector.nms_iou", Value::Int(1)).unwrap();
+        assert_eq!(next.get("detector.nms_iou"), Some(&Value::Double(1.0)));
+        let e = Settings::with_change(&current, "detector.score_threshold", Value::Double(1.5))
+            .unwrap_err();
+        assert!(e.to_string().contains("[0.0, 1.0]"), "{e}");
+        let e = Settings::with_change(&current, "tracking.enabled", Value::Str("yes".into()))
+            .unwrap_err();
+        assert!(e.to_string().contains("expected bool"), "{e}");
+        let e = Settings::with_change(&current, "detector.modle", Value::Bool(true)).unwrap_err();
+        assert_eq!(e, LiveChangeError::Undeclared("detector.modle".into()));
+        // Cross-checks see the values in force: the geometry threshold may not
+        // drop below the score gate.
+        let e = Settings::with_change(
+            &current,
+            "classifier.min_score_without_geometry",
+            Value::Double(0.5),
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("classifier.min_detector_score (0.66"),
+            "{e}"
+        );
+    }
+
+    /// The README names the live parameters as the table flags them.
+    #[test]
+    fn readme_lists_the_live_parameters() {
+        let names: Vec<_> = PARAMS
+            .iter()
+            .filter(|p| p.live)
+            .map(|p| format!("`{}`", p.name))
+            .collect();
+        let want = format!("Live parameters: {}.", names.join(", "));
+        let readme = include_str!("../../../../README.md");
+        assert!(readme.contains(&want), "README.md should say:\n{want}");
     }
 
     #[test]
