@@ -1,5 +1,6 @@
 """End-to-end tests of lowres_fer_node on a real ROS 2 graph (see conftest.py)."""
 
+import io
 import json
 import subprocess
 import time
@@ -8,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import NODE_BIN, PARAMS, compressed_msg, image_msg, load_scene
+from PIL import Image as PILImage
 
 ENCODINGS = ["rgb8", "bgr8", "rgba8", "bgra8", "mono8", "mono16", "yuv422", "uyvy", "yuyv"]
 
@@ -312,3 +314,55 @@ def test_diagnostics_report_the_provider_really_in_use(graph):
     assert kv["execution_provider_detector"] == "cpu", kv
     assert kv["execution_provider_classifier"] == "cpu", kv
     assert "falling back to cpu" in proc.output(), proc.output()[-2000:]
+
+
+def test_annotated_jpeg_decodes_and_follows_its_quality(graph):
+    """`image_annotated/compressed` is the annotated picture as a JPEG an independent
+    decoder (PIL) reads, published only to its own subscribers (no raw subscriber
+    here), and its quality parameter is live."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CompressedImage
+
+    proc, peer = graph(params=["input.qos:=reliable", "image_annotated.jpeg_quality:=95"])
+    got = []
+    qos = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+    peer.node.create_subscription(CompressedImage, "image_annotated/compressed", got.append, qos)
+    rgb = load_scene("pexels_group3.jpg", size=(640, 480))
+
+    def jpeg_for(sec):
+        peer.publish_until_answered(image_msg(rgb, stamp=(sec, 0), frame_id="cam"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            mine = [m for m in got if m.header.stamp.sec == sec]
+            if mine:
+                return mine[-1]
+            peer.publish(image_msg(rgb, stamp=(sec, 0), frame_id="cam"))
+            time.sleep(0.2)
+        raise AssertionError(f"no image_annotated/compressed for stamp {sec}")
+
+    high = jpeg_for(5)
+    assert high.format == "rgb8; jpeg compressed bgr8", high.format
+    assert high.header.frame_id == "cam"
+    img = PILImage.open(io.BytesIO(bytes(high.data)))
+    assert (img.format, img.size) == ("JPEG", (640, 480))
+    # The picture is the annotated input: close to the input away from the drawings.
+    diff = np.abs(np.asarray(img.convert("RGB"), np.int16) - rgb.astype(np.int16))
+    assert np.median(diff) < 8, np.median(diff)
+    assert not peer.annotated, "raw image_annotated was published without a subscriber"
+
+    from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+    from rcl_interfaces.srv import SetParameters
+
+    client = peer.node.create_client(SetParameters, f"{peer.node.get_namespace()}/lowres_fer/set_parameters")
+    assert client.wait_for_service(timeout_sec=30)
+    req = SetParameters.Request(parameters=[Parameter(
+        name="image_annotated.jpeg_quality",
+        value=ParameterValue(type=ParameterType.PARAMETER_INTEGER, integer_value=10))])
+    future = client.call_async(req)
+    deadline = time.monotonic() + 10
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert future.done() and future.result().results[0].successful, future.result()
+    low = jpeg_for(6)
+    assert len(low.data) < len(high.data) * 0.6, (len(low.data), len(high.data))
+    assert proc.alive()

@@ -46,6 +46,7 @@ use super::stats::{LogLimiter, Stats};
 use crate::handoff::{lock, Slot};
 use lowres_fer::frame::{self, FrameStep, StepError, StepOutput};
 use lowres_fer::hri::{CropClassifier, CropError, CropOutcome};
+use lowres_fer::imaging::io as image_io;
 use lowres_fer::pipeline::{Pipeline, StageTimings};
 use lowres_fer::sanitize;
 use lowres_fer::settings::params::{resolve_models_dir, Settings, Source, NODE_NAME};
@@ -202,7 +203,13 @@ fn spawn_diagnostics(
 struct Outputs {
     emotions: Publisher<FaceEmotionArray>,
     annotated: Publisher<Image>,
+    /// `image_annotated/compressed`: the same picture as JPEG, for viewers over
+    /// Wi-Fi (a VGA frame is 0.9 MB raw).
+    annotated_jpeg: Publisher<CompressedImage>,
     publish_annotated: bool,
+    jpeg_quality: u8,
+    /// JPEG bytes of the last frame (the allocation is kept).
+    jpeg: Vec<u8>,
     /// The REP-155 output (`ros4hri.enabled`).
     hri: Option<CameraHri>,
     input_topic: &'static str,
@@ -219,12 +226,8 @@ fn handle_frame(
     limiter: &mut LogLimiter,
 ) {
     // Render only while someone looks: annotation costs a full-frame copy.
-    let want_annotated = out.publish_annotated
-        && out
-            .annotated
-            .get_inter_process_subscription_count()
-            .unwrap_or(0)
-            > 0;
+    let viewers = annotated_viewers(out);
+    let want_annotated = out.publish_annotated && (viewers.0 || viewers.1);
     let (header, result) = run_step(step, &frame.payload, want_annotated);
     let done = match result {
         Ok(done) => done,
@@ -336,24 +339,56 @@ fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
         publish_failed |= hri.publish(done, &convert::header(&done.msg.header)) > 0;
     }
     if let Some(annotated) = done.annotated {
-        let img = Image {
-            header: convert::header(&done.msg.header),
-            height: annotated.height(),
-            width: annotated.width(),
-            encoding: "rgb8".into(),
-            is_bigendian: 0,
-            step: annotated.width() * 3,
-            data: annotated.as_raw().clone(),
-        };
-        publish_failed |= out.annotated.publish(&img).is_err();
+        let (raw, jpeg) = annotated_viewers(out);
+        if raw {
+            let img = Image {
+                header: convert::header(&done.msg.header),
+                height: annotated.height(),
+                width: annotated.width(),
+                encoding: "rgb8".into(),
+                is_bigendian: 0,
+                step: annotated.width() * 3,
+                data: annotated.as_raw().clone(),
+            };
+            publish_failed |= out.annotated.publish(&img).is_err();
+        }
+        if jpeg {
+            match image_io::encode_jpeg(annotated, out.jpeg_quality, &mut out.jpeg) {
+                Ok(()) => {
+                    let msg = CompressedImage {
+                        header: convert::header(&done.msg.header),
+                        format: image_io::RGB8_JPEG_FORMAT.into(),
+                        data: out.jpeg.clone(),
+                    };
+                    publish_failed |= out.annotated_jpeg.publish(&msg).is_err();
+                }
+                Err(e) => {
+                    ros_log::error(
+                        &out.logger,
+                        &format!("cannot encode image_annotated as JPEG: {e}"),
+                    );
+                    publish_failed = true;
+                }
+            }
+        }
     }
     publish_failed
+}
+
+/// Whether `image_annotated` and `image_annotated/compressed` have subscribers.
+fn annotated_viewers(out: &Outputs) -> (bool, bool) {
+    let count = |n: r2r::Result<usize>| n.unwrap_or(0) > 0;
+    (
+        count(out.annotated.get_inter_process_subscription_count()),
+        count(out.annotated_jpeg.get_inter_process_subscription_count()),
+    )
 }
 
 /// Settings changed by `ros2 param set` (already checked by the table), in
 /// force from this frame on.
 fn apply_live(step: &mut FrameStep, out: &mut Outputs, s: &Settings) {
     out.publish_annotated = s.publish_annotated;
+    out.jpeg_quality = s.annotated_jpeg_quality;
     if let Err(e) = step.apply_live(&s.pipeline, s.max_pixels) {
         // The table lets only live values through: this is a bug, said loudly.
         ros_log::error(
@@ -548,7 +583,13 @@ fn start_camera(
     let outputs = Outputs {
         emotions: node.create_publisher("emotions", QosProfile::default())?,
         annotated: node.create_publisher("image_annotated", QosProfile::default().keep_last(1))?,
+        annotated_jpeg: node.create_publisher(
+            "image_annotated/compressed",
+            QosProfile::default().keep_last(1),
+        )?,
         publish_annotated: params.publish_annotated,
+        jpeg_quality: params.annotated_jpeg_quality,
+        jpeg: Vec::new(),
         hri,
         input_topic,
         logger: logger.to_string(),
@@ -599,9 +640,9 @@ fn start_camera(
 /// The camera mode's ready line.
 fn camera_ready(params: &Settings, input_topic: &str, models_dir: &std::path::Path) -> String {
     let outputs = if params.ros4hri.enabled {
-        "emotions, image_annotated, /humans/faces/..., /diagnostics"
+        "emotions, image_annotated{,/compressed}, /humans/faces/..., /diagnostics"
     } else {
-        "emotions, image_annotated, /diagnostics"
+        "emotions, image_annotated{,/compressed}, /diagnostics"
     };
     format!(
         "lowres_fer_node ready: {input_topic} -> {outputs} (models: {})",
@@ -830,6 +871,7 @@ impl Managed {
             ) => {
                 let mut out = outputs.take().ok_or_else(|| anyhow!("publishers in use"))?;
                 out.publish_annotated = params.publish_annotated;
+                out.jpeg_quality = params.annotated_jpeg_quality;
                 let ready = camera_ready(&params, input_topic, &dir);
                 let worker = spawn_worker(
                     *step,

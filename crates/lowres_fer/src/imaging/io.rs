@@ -8,6 +8,7 @@
 
 use std::io::Cursor;
 
+use image::codecs::jpeg::JpegEncoder;
 use image::{ImageFormat, ImageReader, RgbImage};
 
 use crate::sanitize;
@@ -858,5 +859,49 @@ mod tests {
         let before = out.as_raw().as_ptr();
         raw_to_rgb(2, 1, "rgb8", false, 6, &[1, 2, 3, 4, 5, 6], M, &mut out).unwrap();
         assert_eq!(out.as_raw().as_ptr(), before);
+    }
+}
+
+/// The `format` of a JPEG `sensor_msgs/CompressedImage` made from an rgb8
+/// image, as image_transport's compressed plugin writes it: its decoder turns
+/// the JPEG back into `rgb8`.
+pub const RGB8_JPEG_FORMAT: &str = "rgb8; jpeg compressed bgr8";
+
+/// `img` as JPEG at `quality` (1..=100) into `out` (cleared; its allocation is
+/// reused from frame to frame).
+pub fn encode_jpeg(img: &RgbImage, quality: u8, out: &mut Vec<u8>) -> image::ImageResult<()> {
+    out.clear();
+    JpegEncoder::new_with_quality(&mut *out, quality.clamp(1, 100)).encode_image(img)
+}
+
+#[cfg(test)]
+mod jpeg_tests {
+    use super::*;
+
+    #[test]
+    fn encoded_jpeg_decodes_to_the_image_and_quality_matters() {
+        let img = RgbImage::from_fn(64, 48, |x, y| {
+            image::Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+        });
+        let mut low = Vec::new();
+        let mut high = Vec::new();
+        encode_jpeg(&img, 10, &mut low).unwrap();
+        encode_jpeg(&img, 95, &mut high).unwrap();
+        assert!(low.len() < high.len(), "{} vs {}", low.len(), high.len());
+        let back = image::load_from_memory_with_format(&high, ImageFormat::Jpeg)
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(back.dimensions(), (64, 48));
+        let err: i32 = back
+            .pixels()
+            .zip(img.pixels())
+            .map(|(a, b)| (a[0] as i32 - b[0] as i32).abs())
+            .max()
+            .unwrap();
+        assert!(err < 12, "{err}");
+        // The buffer is reused: a second encode replaces, never appends.
+        let first = high.len();
+        encode_jpeg(&img, 95, &mut high).unwrap();
+        assert_eq!(high.len(), first);
     }
 }

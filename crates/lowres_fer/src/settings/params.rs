@@ -151,6 +151,8 @@ pub const PARAMS: &[Param] = &[
       "pixel budget per frame (4096x4096): a larger image (raw, or JPEG/PNG by its header) is rejected before it is decoded (`errors_input_too_many_pixels`)"),
     lp("publish_annotated", Kind::Bool, Default::Bool(true),
       "render `image_annotated` while it has subscribers"),
+    lp("image_annotated.jpeg_quality", Kind::Int { lo: 1, hi: 100 }, Default::Int(80),
+      "JPEG quality of `image_annotated/compressed`"),
     p("diagnostics_period", Kind::Double { lo: Lower::Closed(0.1), hi: 60.0 }, Default::Double(1.0),
       "seconds between `/diagnostics` messages"),
     p("log_throttle", Kind::Double { lo: Lower::Closed(0.1), hi: 3600.0 }, Default::Double(5.0),
@@ -437,6 +439,8 @@ pub struct Settings {
     /// Pixel budget per frame, checked from the header before decoding.
     pub max_pixels: u64,
     pub publish_annotated: bool,
+    /// JPEG quality of `image_annotated/compressed`, 1..=100.
+    pub annotated_jpeg_quality: u8,
     pub diagnostics_period_s: f64,
     pub log_throttle_s: f64,
     /// `lifecycle.autostart`: configure + activate without a lifecycle client.
@@ -677,6 +681,7 @@ impl Settings {
             input_depth: r.int("input.depth")? as usize,
             max_pixels: r.int("input.max_pixels")? as u64,
             publish_annotated: r.bool("publish_annotated")?,
+            annotated_jpeg_quality: r.u32("image_annotated.jpeg_quality")? as u8,
             diagnostics_period_s: r.f64("diagnostics_period")?,
             log_throttle_s: r.f64("log_throttle")?,
             autostart: r.bool("lifecycle.autostart")?,
