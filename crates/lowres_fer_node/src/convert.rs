@@ -4,6 +4,7 @@ use r2r::builtin_interfaces::msg::Time;
 use r2r::diagnostic_msgs::msg::{DiagnosticStatus, KeyValue};
 use r2r::geometry_msgs::msg::Point32;
 use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
+use r2r::sensor_msgs::msg::Image;
 use r2r::std_msgs::msg::Header;
 
 use lowres_fer::imaging::io::ERROR_CAUSES;
@@ -149,5 +150,18 @@ pub fn diagnostic_status(
         message,
         hardware_id: "lowres_fer".to_string(),
         values,
+    }
+}
+
+/// An `rgb8` sensor_msgs/Image of `img` (the annotated frame, ROS4HRI crops).
+pub fn rgb8_image(header: Header, img: &image::RgbImage) -> Image {
+    Image {
+        header,
+        height: img.height(),
+        width: img.width(),
+        encoding: "rgb8".into(),
+        is_bigendian: 0,
+        step: img.width() * 3,
+        data: img.as_raw().clone(),
     }
 }

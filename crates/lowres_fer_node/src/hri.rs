@@ -20,6 +20,7 @@ use r2r::sensor_msgs::msg::{CameraInfo, Image};
 use r2r::std_msgs::msg::Header;
 use r2r::{Publisher, QosProfile};
 
+use crate::convert;
 use crate::handoff::{lock, Slot};
 use lowres_fer::face::{FaceResult, FaceState};
 use lowres_fer::frame::StepOutput;
@@ -222,15 +223,7 @@ fn publish_face(
         > 0
     {
         hri::crop_rgb(image, &f.detection.bbox, cropped_size, crop);
-        let img = Image {
-            header: header.clone(),
-            height: crop.height(),
-            width: crop.width(),
-            encoding: "rgb8".into(),
-            is_bigendian: 0,
-            step: crop.width() * 3,
-            data: crop.as_raw().clone(),
-        };
+        let img = convert::rgb8_image(header.clone(), crop);
         failed += p.cropped.publish(&img).is_err() as u64;
     }
     // Too small / gated / failed faces publish no expression (REP-155 lets a

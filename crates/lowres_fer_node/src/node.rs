@@ -251,7 +251,7 @@ fn handle_frame(
             );
         }
     }
-    let publish_failed = publish_outputs(&done, out);
+    let publish_failed = publish_outputs(&done, out, viewers);
     let e2e_ms = frame.received.elapsed().as_secs_f64() * 1e3;
     let mut st = lock(&shared.stats);
     st.on_processed(
@@ -333,23 +333,15 @@ fn report_step_error(
 
 /// Emotions, ROS4HRI and the annotated image of one processed frame; true
 /// when any publish failed.
-fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs) -> bool {
+fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs, viewers: (bool, bool)) -> bool {
     let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
     if let Some(hri) = out.hri.as_mut() {
         publish_failed |= hri.publish(done, &convert::header(&done.msg.header)) > 0;
     }
     if let Some(annotated) = done.annotated {
-        let (raw, jpeg) = annotated_viewers(out);
+        let (raw, jpeg) = viewers;
         if raw {
-            let img = Image {
-                header: convert::header(&done.msg.header),
-                height: annotated.height(),
-                width: annotated.width(),
-                encoding: "rgb8".into(),
-                is_bigendian: 0,
-                step: annotated.width() * 3,
-                data: annotated.as_raw().clone(),
-            };
+            let img = convert::rgb8_image(convert::header(&done.msg.header), annotated);
             publish_failed |= out.annotated.publish(&img).is_err();
         }
         if jpeg {
