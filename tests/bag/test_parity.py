@@ -33,6 +33,7 @@ def face_values(f):
 
     return (
         int(f.face_id),
+        int(f.detection_age),
         floats([f.x, f.y, f.width, f.height, f.detector_score, f.face_size_px]),
         [floats([k.x, k.y, k.z]) for k in f.keypoints],
         int(f.state),

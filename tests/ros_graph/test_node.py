@@ -24,6 +24,8 @@ def check_faces(msg, min_faces, max_faces=None):
         assert f.width > 0 and f.height > 0
         assert 0.0 <= f.detector_score <= 1.0
         assert f.face_size_px > 0
+        # Held tile boxes are at most one sweep old (a VGA frame: 20 tiles, 2 a frame).
+        assert 0 <= f.detection_age <= 10, f.detection_age
         if f.state == f.STATE_CLASSIFIED:
             p = np.asarray(f.probabilities)
             assert ((p >= 0) & (p <= 1)).all(), p

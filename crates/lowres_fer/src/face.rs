@@ -115,6 +115,11 @@ pub struct Detection {
     pub score: f32,
     /// 6 keypoints (x, y) in source-image pixels, order of [`KEYPOINT_NAMES`].
     pub keypoints: [[f32; 2]; 6],
+    /// Frames since a detector run saw this box: 0 when a run of this frame found
+    /// it (the full frame, a tile or the re-detection around a tracked face), `n`
+    /// when it is held from a tile that ran `n` frames ago and whose pixels have
+    /// not changed since.
+    pub age: u32,
 }
 
 /// Whether a face got an emotion, and if not, why.

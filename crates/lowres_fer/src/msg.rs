@@ -32,6 +32,7 @@ pub struct FaceEmotion {
     pub width: f32,
     pub height: f32,
     pub detector_score: f32,
+    pub detection_age: u32,
     /// geometry_msgs/Point32[6]: (x, y, z) with z = 0.
     pub keypoints: [[f32; 3]; 6],
     pub face_size_px: f32,
@@ -68,6 +69,7 @@ impl FaceEmotion {
         self.width = d.bbox.w;
         self.height = d.bbox.h;
         self.detector_score = d.score;
+        self.detection_age = d.age;
         self.face_size_px = f.size_px;
         self.state = f.state.code();
         self.classifier.clear();
@@ -135,6 +137,7 @@ mod tests {
                 },
                 score: 0.9,
                 keypoints: [[3.0, 4.0]; 6],
+                age: 0,
             },
             size_px: 31.0,
             state,

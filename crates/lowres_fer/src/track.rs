@@ -127,6 +127,7 @@ mod tests {
                 },
                 score: 0.9,
                 keypoints: [[0.0; 2]; 6],
+                age: 0,
             },
             size_px: 20.0,
             state: FaceState::Classified,

@@ -117,6 +117,7 @@ impl CdrField for FaceEmotion {
         for v in [self.x, self.y, self.width, self.height, self.detector_score] {
             w.f32(v);
         }
+        w.u32(self.detection_age);
         // Fixed-size arrays have no length prefix in CDR.
         for k in &self.keypoints {
             for &v in k {
@@ -146,6 +147,7 @@ impl CdrField for FaceEmotion {
             width: r.f32()?,
             height: r.f32()?,
             detector_score: r.f32()?,
+            detection_age: r.u32()?,
             ..Self::default()
         };
         for k in f.keypoints.iter_mut() {

@@ -263,6 +263,7 @@ mod tests {
                 },
                 score: 0.9,
                 keypoints: [[0.0; 2]; 6],
+                age: 0,
             },
             size_px: 10.0,
             state,

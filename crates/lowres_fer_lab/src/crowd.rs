@@ -251,6 +251,7 @@ mod tests {
             bbox: BBox { x, y, w: s, h: s },
             score: 0.9,
             keypoints: [[0.0; 2]; 6],
+            age: 0,
         }
     }
 

@@ -24,6 +24,7 @@ pub fn face_msg(f: &msg::FaceEmotion) -> FaceEmotion {
         width: f.width,
         height: f.height,
         detector_score: f.detector_score,
+        detection_age: f.detection_age,
         keypoints: f
             .keypoints
             .iter()

@@ -105,6 +105,7 @@ mod tests {
             },
             score: 0.9,
             keypoints,
+            age: 0,
         }
     }
 

@@ -123,6 +123,7 @@ pub fn decode(
             bbox: map.box_to_source(cx, cy, w, h),
             score,
             keypoints,
+            age: 0,
         });
     }
 }

@@ -18,6 +18,7 @@ pub mod anchors;
 pub mod decode;
 pub mod nms;
 pub mod preprocess;
+pub mod redetect;
 pub mod retina;
 pub mod tiling;
 pub mod upscaled;
@@ -185,6 +186,8 @@ pub struct DetectStats {
     /// Model runs (1 for the full frame + one per tile).
     pub runs: usize,
     pub tiles: usize,
+    /// Re-detections around tracked faces (RetinaFace, `redetect_tracked`).
+    pub redetections: usize,
     /// Filling model inputs (letterbox resampling, tile copies).
     pub preprocess_ms: f64,
     /// ONNX Runtime runs.
@@ -211,6 +214,8 @@ pub struct FaceDetector {
     tiles: Vec<InputMapping>,
     candidates: Vec<Detection>,
     tile_dets: Vec<Detection>,
+    /// Regions searched by this frame's re-detections.
+    searched: Vec<InputMapping>,
     nms: nms::WeightedNms,
     last: DetectStats,
 }
@@ -239,6 +244,7 @@ impl FaceDetector {
             tiles: Vec::new(),
             candidates: Vec::new(),
             tile_dets: Vec::new(),
+            searched: Vec::new(),
             nms: nms::WeightedNms::default(),
             last: DetectStats::default(),
         })
@@ -288,7 +294,9 @@ impl FaceDetector {
     }
 
     /// Faces in `frame`, in source pixels, best first. `hints` are boxes of faces
-    /// tracked in previous frames: with BlazeFace, small ones get tiles of their own.
+    /// tracked in previous frames: with BlazeFace, small ones get tiles of their
+    /// own; RetinaFace looks again around those nothing else found
+    /// (`redetect_tracked`).
     pub fn detect(&mut self, frame: &RgbImage, hints: &[BBox]) -> anyhow::Result<Vec<Detection>> {
         let (w, h) = frame.dimensions();
         if w == 0 || h == 0 {
@@ -302,11 +310,13 @@ impl FaceDetector {
                     model,
                     &self.cfg,
                     frame,
+                    hints,
                     &mut self.full_resampler,
                     &mut self.region_resampler,
                     &mut self.upscaled,
                     &mut self.upscaled_plan,
                     &mut self.tile_dets,
+                    &mut self.searched,
                     &mut self.candidates,
                     &mut stats,
                 )?;
@@ -418,18 +428,21 @@ impl FaceDetector {
     }
 }
 
-/// RetinaFace's full frame at `input_scale` and the upscaled tiles of this
-/// frame, decoded into `candidates` (source pixels).
+/// RetinaFace's full frame at `input_scale`, the upscaled tiles of this frame
+/// and the re-detections around tracked faces (`hints`) none of them shows,
+/// decoded into `candidates` (source pixels).
 #[allow(clippy::too_many_arguments)]
 fn detect_retina(
     model: &mut RetinaFace,
     cfg: &DetectorConfig,
     frame: &RgbImage,
+    hints: &[BBox],
     full_resampler: &mut preprocess::Resampler,
     region_resampler: &mut preprocess::Resampler,
     planner: &mut upscaled::UpscaledTiles,
     tiles: &mut Vec<(usize, InputMapping)>,
     tile_dets: &mut Vec<Detection>,
+    searched: &mut Vec<InputMapping>,
     candidates: &mut Vec<Detection>,
     stats: &mut DetectStats,
 ) -> anyhow::Result<()> {
@@ -495,7 +508,43 @@ fn detect_retina(
         planner.drop_changed(frame);
         candidates.extend(planner.held());
     }
-    stats.runs = 1 + tiles.len();
+    let mut redetections = 0;
+    if cfg.redetect_tracked {
+        searched.clear();
+        for hint in hints {
+            if redetections == redetect::MAX_PER_FRAME {
+                break;
+            }
+            // Found by this frame's runs, held, re-detected for another track,
+            // or inside a region already searched (an older box of a face
+            // that moved, which the tracker still lists).
+            if redetect::covered(hint, candidates) || redetect::searched(hint, searched) {
+                continue;
+            }
+            let region = redetect::region(hint, w, h);
+            searched.push(region);
+            let t0 = Instant::now();
+            model.fill(
+                region_resampler,
+                frame,
+                &region,
+                (redetect::INPUT, redetect::INPUT),
+            );
+            let t1 = Instant::now();
+            model.run()?;
+            stats.preprocess_ms += ms(t0, t1);
+            stats.inference_ms += ms(t1, Instant::now());
+            redetections += 1;
+            tile_dets.clear();
+            model.decode(keep, &region, tile_dets);
+            tile_dets.retain(|d| {
+                !tiling::touches_interior_edge(&d.bbox, &region, redetect::INPUT, w, h)
+            });
+            candidates.extend(redetect::tracked_face(hint, tile_dets));
+        }
+    }
+    stats.runs = 1 + tiles.len() + redetections;
     stats.tiles = tiles.len();
+    stats.redetections = redetections;
     Ok(())
 }

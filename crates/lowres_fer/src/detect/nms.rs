@@ -60,6 +60,7 @@ impl WeightedNms {
             let mut wsum = 0.0f32;
             let mut acc = [0.0f32; 4];
             let mut kps = [[0.0f32; 2]; 6];
+            let mut age = top.age;
             for &j in &self.order[oi..] {
                 if self.taken[j] {
                     continue;
@@ -69,6 +70,8 @@ impl WeightedNms {
                     continue;
                 }
                 self.taken[j] = true;
+                // The merged box is as fresh as its freshest member.
+                age = age.min(c.age);
                 let w = c.score;
                 wsum += w;
                 acc[0] += w * c.bbox.x;
@@ -98,6 +101,7 @@ impl WeightedNms {
                 },
                 score: top.score,
                 keypoints: kps,
+                age,
             });
         }
         // `out` is best first: keep a detection only if no better one holds it.
@@ -130,6 +134,7 @@ mod tests {
             },
             score,
             keypoints: [[x, y]; 6],
+            age: 0,
         }
     }
 

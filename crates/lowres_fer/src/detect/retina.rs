@@ -117,6 +117,7 @@ pub fn decode(
                 [f32::NAN; 2],
                 [f32::NAN; 2],
             ],
+            age: 0,
         });
     }
 }

@@ -73,7 +73,7 @@ pub fn touches_interior_edge(
 
 /// Origin of a region of `side` source px centred on `c` along an axis of `len`,
 /// kept inside the frame (or centred on it when the frame is smaller).
-fn place(c: f32, side: f32, len: u32) -> f32 {
+pub(super) fn place(c: f32, side: f32, len: u32) -> f32 {
     let len = len as f32;
     if len <= side {
         ((len - side) * 0.5).round()

@@ -48,6 +48,8 @@ fn signature(frame: &RgbImage, b: &BBox) -> [f32; SIG * SIG] {
 struct Held {
     det: Detection,
     signature: [f32; SIG * SIG],
+    /// The sweep's frame count when the tile ran.
+    frame: u64,
 }
 
 /// Side (model px) of an upscaled tile's input.
@@ -81,6 +83,8 @@ pub struct UpscaledTiles {
     ys: Vec<f32>,
     /// Per grid tile: its detections from the last time it ran.
     held: Vec<Vec<Held>>,
+    /// Frames planned so far: the clock of the held boxes' ages.
+    frame: u64,
 }
 
 impl UpscaledTiles {
@@ -104,11 +108,13 @@ impl UpscaledTiles {
     /// Replace the held detections of grid tile `index` (from [`Self::plan`]),
     /// found in `frame`.
     pub fn hold(&mut self, frame: &RgbImage, index: usize, dets: impl Iterator<Item = Detection>) {
+        let now = self.frame;
         if let Some(h) = self.held.get_mut(index) {
             h.clear();
             h.extend(dets.map(|det| Held {
                 det,
                 signature: signature(frame, &det.bbox),
+                frame: now,
             }));
         }
     }
@@ -130,9 +136,13 @@ impl UpscaledTiles {
         }
     }
 
-    /// Every tile's last detections.
-    pub fn held(&self) -> impl Iterator<Item = &Detection> {
-        self.held.iter().flatten().map(|h| &h.det)
+    /// Every tile's last detections, each with its age in frames (0 for the
+    /// tiles run in this frame).
+    pub fn held(&self) -> impl Iterator<Item = Detection> + '_ {
+        self.held.iter().flatten().map(|h| Detection {
+            age: u32::try_from(self.frame - h.frame).unwrap_or(u32::MAX),
+            ..h.det
+        })
     }
 
     fn build(&mut self, (w, h): (u32, u32), scale: f32) {
@@ -173,6 +183,7 @@ impl UpscaledTiles {
             return;
         }
         self.build(size, scale);
+        self.frame += 1;
         let n = self.grid.len();
         match per_frame {
             None => out.extend(self.grid.iter().copied().enumerate()),
@@ -259,6 +270,12 @@ mod tests {
             t.drop_changed(&frame);
         }
         assert_eq!(t.held().count(), 2, "tile 0 has not run again yet");
+        // Held for the 19 frames since tile 0 ran, and said so.
+        assert!(
+            t.held().all(|h| h.age == 19),
+            "{:?}",
+            t.held().collect::<Vec<_>>()
+        );
         t.plan((640, 480), 2.0, Some(1), &mut out);
         assert_eq!(out[0].0, 0);
         t.hold(&frame, 0, std::iter::empty());

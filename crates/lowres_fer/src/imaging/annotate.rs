@@ -226,6 +226,7 @@ mod tests {
                 },
                 score: 0.9,
                 keypoints: [[30.0, 30.0]; 6],
+                age: 0,
             },
             size_px: 30.0,
             state,

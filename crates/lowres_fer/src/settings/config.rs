@@ -111,6 +111,9 @@ pub struct DetectorConfig {
     pub input_scale: f32,
     /// RetinaFace only: enlargement of the tiles (`tiling` other than `off`).
     pub tile_scale: f32,
+    /// RetinaFace only: look again around each tracked face that this frame's
+    /// runs and held tile boxes do not show (`detect::redetect`).
+    pub redetect_tracked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -192,6 +192,8 @@ pub const PARAMS: &[Param] = &[
       "`retinaface`: scale of the full-frame pass (model px per source px)"),
     lp("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
       "`retinaface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
+    lp("detector.redetect_tracked", Kind::Bool, Default::Bool(true),
+      "`retinaface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 8 per frame), so moving faces are re-found every frame between tile sweeps"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("off"),
@@ -627,6 +629,7 @@ impl Settings {
             execution_provider: r.choice("detector.execution_provider")?,
             input_scale: r.f32("detector.input_scale")?,
             tile_scale: r.f32("detector.tile_scale")?,
+            redetect_tracked: r.bool("detector.redetect_tracked")?,
         };
         let classifier = ClassifierConfig {
             routing: r.choice("classifier.routing")?,

@@ -38,7 +38,7 @@ struct Args {
     shared: cli::Shared,
     #[command(flatten)]
     models: cli::ModelsDir,
-    /// Detector modes (comma-separated): default, blazeface, full, rotating1-3, all,
+    /// Detector modes (comma-separated): default, no_redetect, blazeface, full, rotating1-3, all,
     /// pyramid<N>, pyramid_all
     #[arg(long, value_name = "LIST", value_parser = cli::comma_list::<String>,
           default_value = "blazeface,default")]
@@ -92,6 +92,11 @@ fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
         ..default.clone()
     };
     Ok(match name {
+        // The default without the re-detection around tracked faces (before it).
+        "no_redetect" => DetectorConfig {
+            redetect_tracked: false,
+            ..default
+        },
         "default" => default,
         // BlazeFace's profile (config/close_range.yaml), the default before issue 24.
         "blazeface" => DetectorConfig {

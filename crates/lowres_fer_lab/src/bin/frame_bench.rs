@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release --bin frame_bench -- [--shared DIR] [--models-dir DIR]
 //!  [--faces 0,1,5,10] [--frames 300] [--threads 1] [--write-frames DIR]
-//!  [--precision fp32|int8|fp16] [--detectors default,close_range]`
+//!  [--precision fp32|int8|fp16] [--detectors default,close_range] [--set NAME=VALUE]...`
 //!
 //! For each face count N it builds one 640x480 frame: a heavily blurred real
 //! photo as background (no face survives the blur) with N real faces pasted on
@@ -18,6 +18,8 @@
 //! `--detectors default,close_range` runs every face count with each detector
 //! set-up in turn, in one run: the defaults (RetinaFace) and BlazeFace's
 //! config/close_range.yaml, for before/after ratios on the same machine state.
+//! `--set NAME=VALUE` changes a node parameter under every set-up (e.g.
+//! `--set detector.input_scale=0.5`).
 
 use std::path::PathBuf;
 
@@ -27,6 +29,7 @@ use image::{imageops, RgbImage};
 use lowres_fer::frame::FrameStep;
 use lowres_fer::pipeline::Pipeline;
 use lowres_fer::settings::config::{DetectorModel, PipelineConfig, Precision, TilingMode};
+use lowres_fer::settings::params::Settings;
 use lowres_fer::FaceState;
 use lowres_fer_lab::detect_eval as eval;
 use lowres_fer_lab::{cli, still_camera};
@@ -59,6 +62,8 @@ struct Args {
     /// node's defaults; close_range, BlazeFace's config/close_range.yaml)
     #[arg(long, value_name = "LIST", value_parser = detector_list, default_value = "default")]
     detectors: ::std::vec::Vec<Detectors>,
+    #[command(flatten)]
+    set: cli::ParamSet,
 }
 
 /// A detector set-up of `--detectors`.
@@ -157,10 +162,9 @@ fn main() -> anyhow::Result<()> {
         14.0,
     );
 
-    let mut base = PipelineConfig {
-        models_dir: args.models.models_dir.clone(),
-        ..Default::default()
-    };
+    // The node's parameters, defaults unless --set changes them.
+    let mut base = Settings::read(&args.set.given())?.pipeline;
+    base.models_dir = args.models.models_dir.clone();
     base.detector.threads = args.threads.threads;
     base.classifier.threads = args.threads.threads;
     base.classifier.precision = args.precision;
