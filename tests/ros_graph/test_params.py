@@ -69,9 +69,11 @@ class Frames:
 
 @pytest.fixture
 def live(graph):
-    # Full frame only: the test's threshold is the full-frame one. Reliable
-    # input: each frame must arrive.
-    proc, peer = graph(params=["input.qos:=reliable", "detector.tiling:=off"])
+    # Full frame only: the test's threshold is the full-frame one, so neither
+    # tiles nor the re-detections around tracked faces (both judged by
+    # `detector.tile_score_threshold`) may add faces. Reliable input: each
+    # frame must arrive.
+    proc, peer = graph(params=["input.qos:=reliable", "detector.tiling:=off", "detector.redetect_tracked:=false"])
     return proc, peer, Frames(peer)
 
 
@@ -98,6 +100,22 @@ def test_a_live_threshold_changes_the_next_frame(live):
     assert len(gated) == len(before)
     assert all(f.state == FaceEmotion.STATE_TOO_SMALL for f in gated), [f.state for f in gated]
     assert "in force from the next frame" in proc.output()
+    assert proc.alive()
+
+
+def test_re_detection_is_live_and_answers_to_the_tile_threshold(live):
+    # The faces tracked so far are looked for again around their last boxes,
+    # which the full-frame threshold does not judge.
+    proc, peer, frames = live
+    before = frames.faces()
+    assert len(before) >= 1
+    assert set_param(peer, "detector.score_threshold", 1.0) == (True, "")
+    assert set_param(peer, "detector.redetect_tracked", True) == (True, "")
+    kept = frames.faces()
+    assert len(kept) == len(before), (len(kept), len(before))
+    assert all(f.detection_age == 0 for f in kept), [f.detection_age for f in kept]
+    assert set_param(peer, "detector.tile_score_threshold", 1.0) == (True, "")
+    assert frames.faces() == []
     assert proc.alive()
 
 
