@@ -67,7 +67,7 @@ if [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ] && [ -z "${FASTRTPS_DEFAULT_PROFI
 fi
 # r2r 0.9.7 does not know "kilted"; jazzy's API is what it binds (see CMakeLists.txt).
 case "${ROS_DISTRO:-}" in humble|iron|jazzy|rolling) ;; *) export ROS_DISTRO=jazzy ;; esac
-export IDL_PACKAGE_FILTER="${IDL_PACKAGE_FILTER:-lowres_fer;hri_msgs;std_msgs;sensor_msgs;geometry_msgs;builtin_interfaces;diagnostic_msgs;rosgraph_msgs;lifecycle_msgs}"
+export IDL_PACKAGE_FILTER="${IDL_PACKAGE_FILTER:-lowres_fer;hri_msgs;vision_msgs;std_msgs;sensor_msgs;geometry_msgs;builtin_interfaces;diagnostic_msgs;rosgraph_msgs;lifecycle_msgs}"
 # cargo commands that build the node share the cmake build's target dir so the
 # r2r bindings are generated once.
 export LOWRES_FER_ROS_TARGET_DIR="${LOWRES_FER_CARGO_TARGET_DIR:-$_lf_root/build/cargo}"

@@ -9,9 +9,9 @@
 #   3. compatibility links the wheels need (see below)
 #   4. scripts/fetch_models.sh (detector engineer's, sha256-pinned weights)
 #   5. colcon build of this package, the robot's build path (msg/ interfaces +
-#      cargo build of the node), preceded by the local hri_msgs stand-in
-#      (ros4hri/hri_msgs) only where no hri_msgs is installed, with the repository root as the workspace's
-#      only base path: build/, install/ (colcon's isolated layout:
+#      cargo build of the node), preceded by the local stand-ins ros4hri/hri_msgs
+#      and ros-perception/vision_msgs only where no such package is installed,
+#      with the repository root as the workspace's base path: build/, install/ (colcon's isolated layout:
 #      install/setup.bash, install/lowres_fer/...) and log/, all gitignored
 #
 # Set LOWRES_FER_SKIP_NODE=1 to stop after the interfaces (core-only work).
@@ -120,41 +120,49 @@ if [ -d "$INSTALL/lib" ] && [ ! -f "$INSTALL/.colcon_install_layout" ]; then
 fi
 [ $FIX_GEN_PATHS = 1 ] || [ -f "$ROOT/build/lowres_fer/Makefile" ] \
   || log "not root: the wheels' /opt/python include paths cannot be linked; if CMake ends in 'Generate step failed', run scripts/setup.sh once as root"
-# hri_msgs (ROS4HRI, REP-155): the node publishes and reads its messages. A robot
-# has the distribution's package (ros-<distro>-hri-msgs), and that one must win:
-# the local stand-in ros4hri/hri_msgs (same name, identical definitions) is built
-# only when no other prefix on AMENT_PREFIX_PATH provides hri_msgs. Our own earlier
-# build of it (install/hri_msgs) does not count as "found".
-hri_found=""
-IFS=: read -r -a _prefixes <<<"${AMENT_PREFIX_PATH:-}"
-for _p in "${_prefixes[@]}"; do
-  [ -n "$_p" ] && [ "$_p" != "$INSTALL/hri_msgs" ] || continue
-  if [ -e "$_p/share/ament_index/resource_index/packages/hri_msgs" ]; then hri_found="$_p"; break; fi
-done
+# Message packages the node needs that a robot gets from its distribution
+# (ros-<distro>-hri-msgs, ros-<distro>-vision-msgs), and the PyPI ROS wheels lack:
+# hri_msgs (ROS4HRI, REP-155), which the node publishes and reads, and vision_msgs
+# (`detections`). The distribution's package must win: the local stand-in (same
+# name, identical definitions) is built only when no other prefix on
+# AMENT_PREFIX_PATH provides the package. Our own earlier build of it
+# (install/<name>) does not count as "found".
 base_paths=("$ROOT")
 packages=(lowres_fer)
-if [ -n "$hri_found" ]; then
-  log "hri_msgs found in $hri_found: building against it"
-  # A stand-in built before the real package was installed would shadow it.
-  if [ -d "$INSTALL/hri_msgs" ]; then
-    log "removing the local hri_msgs stand-in ($INSTALL/hri_msgs)"
-    rm -rf "$INSTALL/hri_msgs" "$ROOT/build/hri_msgs"
+standins_built=()
+standin() { # package name, its stand-in's directory (a colcon base path)
+  local name="$1" dir="$2" found="" p hash stamp
+  IFS=: read -r -a _prefixes <<<"${AMENT_PREFIX_PATH:-}"
+  for p in "${_prefixes[@]}"; do
+    [ -n "$p" ] && [ "$p" != "$INSTALL/$name" ] || continue
+    if [ -e "$p/share/ament_index/resource_index/packages/$name" ]; then found="$p"; break; fi
+  done
+  if [ -n "$found" ]; then
+    log "$name found in $found: building against it"
+    # A stand-in built before the real package was installed would shadow it.
+    if [ -d "$INSTALL/$name" ]; then
+      log "removing the local $name stand-in ($INSTALL/$name)"
+      rm -rf "${INSTALL:?}/$name" "$ROOT/build/$name"
+    fi
+    return
   fi
-else
-  # colcon stops descending at the repository root (itself a package), so the
-  # stand-in is a base path of its own. Warm runs skip rebuilding it when its
-  # installed copy was built from these very sources (a stamp of their hash):
-  # colcon's up-to-date check of the rosidl targets alone costs seconds; the
-  # node's build still finds it through its dependency's install.
-  base_paths+=("$ROOT/ros4hri")
-  hri_hash="$(cd "$ROOT/ros4hri/hri_msgs" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
-  hri_stamp="$INSTALL/hri_msgs/.lowres_fer_src_$hri_hash"
-  if [ -f "$hri_stamp" ] && [ -f "$INSTALL/hri_msgs/share/hri_msgs/package.sh" ]; then
-    log "hri_msgs stand-in up to date ($INSTALL/hri_msgs)"
+  # colcon stops descending at the repository root (itself a package), so each
+  # stand-in's parent is a base path of its own. Warm runs skip rebuilding it
+  # when its installed copy was built from these very sources (a stamp of their
+  # hash): colcon's up-to-date check of the rosidl targets alone costs seconds;
+  # the node's build still finds it through its dependency's install.
+  base_paths+=("$(dirname "$dir")")
+  hash="$(cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  stamp="$INSTALL/$name/.lowres_fer_src_$hash"
+  if [ -f "$stamp" ] && [ -f "$INSTALL/$name/share/$name/package.sh" ]; then
+    log "$name stand-in up to date ($INSTALL/$name)"
   else
-    packages=(hri_msgs lowres_fer)
+    packages=("$name" "${packages[@]}")
+    standins_built+=("$stamp")
   fi
-fi
+}
+standin hri_msgs "$ROOT/ros4hri/hri_msgs"
+standin vision_msgs "$ROOT/ros-perception/vision_msgs"
 log "colcon build ${packages[*]} -> $INSTALL"
 mkdir -p "$ROOT/build"
 COLCON_LOG="$ROOT/build/colcon_build.log"
@@ -165,10 +173,10 @@ COLCON_LOG="$ROOT/build/colcon_build.log"
       "-DPython3_EXECUTABLE=$VENV/bin/python" "-DLOWRES_FER_CARGO_TARGET_DIR=$LOWRES_FER_ROS_TARGET_DIR" \
 ) >"$COLCON_LOG" 2>&1 || { tail -60 "$COLCON_LOG" >&2; die "colcon build failed (log: $COLCON_LOG, $ROOT/log/latest_build)"; }
 [ -f "$INSTALL/setup.bash" ] || die "colcon left no $INSTALL/setup.bash"
-if [ -z "$hri_found" ] && [ ! -f "$hri_stamp" ]; then
-  rm -f "$INSTALL/hri_msgs"/.lowres_fer_src_*
-  touch "$hri_stamp"
-fi
+for stamp in "${standins_built[@]}"; do
+  rm -f "$(dirname "$stamp")"/.lowres_fer_src_*
+  touch "$stamp"
+done
 if [ "$node_opt" = ON ]; then
   [ -x "$PREFIX/lib/lowres_fer/lowres_fer_node" ] || die "node binary missing after colcon build"
 fi

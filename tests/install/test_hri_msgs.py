@@ -24,6 +24,13 @@ EXPECTED = {
         "ymax": "float",
         "c": "float",
     },
+    "NormalizedPointOfInterest2D": {"x": "float", "y": "float", "c": "float"},
+    "FacialLandmarks": {
+        "header": "std_msgs/Header",
+        "landmarks": "hri_msgs/NormalizedPointOfInterest2D[70]",
+        "height": "uint32",
+        "width": "uint32",
+    },
     "Expression": {
         "header": "std_msgs/Header",
         "expression": "string",

@@ -6,7 +6,7 @@
 //!   -> decode to RGB (image_io)          error: StepError::Input, nothing else changes
 //!   -> stamp-reset policy                 stamp went backwards: forget the tracks
 //!   -> Pipeline::process                  detect -> gate/align -> classify -> track
-//!   -> FaceEmotionArray values (msg)      + annotated RGB image on request + timings
+//!   -> FaceEmotionArray + Detection2DArray values (msg)  + annotated RGB image on request + timings
 //! ```
 //!
 //! No ROS and no file format here: the tools only move bytes in and out.
@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::face::FaceResult;
 use crate::imaging::annotate;
 use crate::imaging::io::{compressed_to_rgb, raw_to_rgb, ImageError, DEFAULT_MAX_PIXELS};
-use crate::msg::{FaceEmotionArray, Header};
+use crate::msg::{Detection2DArray, FaceEmotionArray, Header};
 use crate::pipeline::{Pipeline, StageTimings};
 use crate::settings::config::PipelineConfig;
 
@@ -64,6 +64,8 @@ pub enum StepError {
 #[derive(Debug)]
 pub struct StepOutput<'s> {
     pub msg: &'s FaceEmotionArray,
+    /// The same faces as vision_msgs/Detection2DArray values (`detections`).
+    pub detections: &'s Detection2DArray,
     /// The pipeline's results behind `msg.faces` (same order).
     pub faces: &'s [FaceResult],
     /// The decoded input frame: the bag tool's report crops thumbnails and the
@@ -96,6 +98,7 @@ pub struct FrameStep {
     rgb: RgbImage,
     annotated: RgbImage,
     msg: FaceEmotionArray,
+    detections: Detection2DArray,
     last_stamp: Option<i64>,
     deterministic: bool,
     /// Pixel budget per frame, checked from the header before decoding
@@ -114,6 +117,7 @@ impl FrameStep {
             rgb: RgbImage::new(0, 0),
             annotated: RgbImage::new(0, 0),
             msg: FaceEmotionArray::default(),
+            detections: Detection2DArray::default(),
             last_stamp: None,
             deterministic: false,
             max_pixels: DEFAULT_MAX_PIXELS,
@@ -207,6 +211,7 @@ impl FrameStep {
             timings.processing_ms,
             &out.faces,
         );
+        self.detections.set_from(&self.msg.header, &out.faces);
         let annotated = if annotate {
             // A full-frame copy: callers ask only when someone looks.
             self.annotated.clone_from(&self.rgb);
@@ -217,6 +222,7 @@ impl FrameStep {
         };
         Ok(StepOutput {
             msg: &self.msg,
+            detections: &self.detections,
             faces: &out.faces,
             rgb: &self.rgb,
             annotated,

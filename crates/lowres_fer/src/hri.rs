@@ -4,6 +4,7 @@
 //! - [`face_id`]: the short REP-155 id of a track (`f<track id>`), [`valid_id`]
 //!   checks ids that come from other nodes before they become topic names;
 //! - [`Roi`]: a face box normalised to the image (NormalizedRegionOfInterest2D);
+//! - [`landmarks`]: the detector's keypoints as hri_msgs/FacialLandmarks;
 //! - [`expression`]: the 8 FER+ probabilities as an hri_msgs/Expression
 //!   (categorical label, confidence, valence, arousal) — the mapping and the
 //!   answer for "contempt" are documented on [`FERPLUS_TO_HRI`] and
@@ -19,7 +20,7 @@ use std::collections::HashMap;
 use image::{GrayImage, RgbImage};
 
 use crate::classify::route::{Classified, Crop, Router};
-use crate::face::{argmax, BBox, NUM_EMOTIONS};
+use crate::face::{argmax, BBox, Detection, NUM_EMOTIONS};
 use crate::imaging::io::{raw_to_rgb, ImageError};
 use crate::models::runtime;
 use crate::models::ModelStore;
@@ -111,6 +112,54 @@ impl Roi {
         let h = (self.ymax - self.ymin) * height as f32;
         Some(w.max(h))
     }
+}
+
+/// Length of `FacialLandmarks.landmarks`: one point per landmark code, 0..=69
+/// (dlib's 68 points and OpenPose's two pupils).
+pub const NUM_LANDMARKS: usize = 70;
+
+/// The FacialLandmarks code of each detector keypoint, in the order of
+/// [`crate::face::KEYPOINT_NAMES`]. The eye on the image's left is the
+/// person's right eye (dlib's convention, which the codes follow); an eye
+/// centre is where the pupil code puts it. The mouth centre has no code
+/// (dlib has the lips' outer and inner points only), so it is not published.
+pub const KEYPOINT_LANDMARKS: [Option<usize>; 6] = [
+    Some(68), // left_eye: RIGHT_PUPIL
+    Some(69), // right_eye: LEFT_PUPIL
+    Some(30), // nose_tip: NOSE
+    None,     // mouth_center
+    Some(0),  // left_ear: RIGHT_EAR
+    Some(16), // right_ear: LEFT_EAR
+];
+
+/// hri_msgs/NormalizedPointOfInterest2D values.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PointOfInterest {
+    pub x: f32,
+    pub y: f32,
+    pub c: f32,
+}
+
+/// `FacialLandmarks.landmarks` of a detection in a `width` x `height` image:
+/// the keypoints the detector gives, normalised, with its score as their
+/// confidence; every other landmark, and a keypoint the detector does not have
+/// (RetinaFace's ears are NaN) or that lies outside the image, is (0, 0) with
+/// confidence 0.
+pub fn landmarks(d: &Detection, width: u32, height: u32) -> [PointOfInterest; NUM_LANDMARKS] {
+    let mut out = [PointOfInterest::default(); NUM_LANDMARKS];
+    let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+    for (k, code) in d.keypoints.iter().zip(KEYPOINT_LANDMARKS) {
+        let (x, y) = (k[0] / w, k[1] / h);
+        let inside = (0.0..=1.0).contains(&x) && (0.0..=1.0).contains(&y);
+        if let (Some(code), true) = (code, inside) {
+            out[code] = PointOfInterest {
+                x,
+                y,
+                c: unit(d.score),
+            };
+        }
+    }
+    out
 }
 
 /// The hri_msgs/Expression constants the FER+ classes map to, in the order of
@@ -549,6 +598,58 @@ mod tests {
         for bad in ["", "7f", "a/b", "a b", "a__b", "a_", "é", &"a".repeat(65)] {
             assert!(!valid_id(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn landmarks_put_the_keypoints_at_their_codes() {
+        let d = Detection {
+            bbox: BBox {
+                x: 10.0,
+                y: 10.0,
+                w: 40.0,
+                h: 40.0,
+            },
+            score: 0.8,
+            keypoints: [
+                [20.0, 20.0],
+                [40.0, 20.0],
+                [30.0, 30.0],
+                [30.0, 40.0],
+                [f32::NAN, f32::NAN],
+                [120.0, 20.0],
+            ],
+            age: 0,
+        };
+        let l = landmarks(&d, 100, 50);
+        assert_eq!(l.len(), NUM_LANDMARKS);
+        assert_eq!(
+            l[68],
+            PointOfInterest {
+                x: 0.2,
+                y: 0.4,
+                c: 0.8
+            }
+        );
+        assert_eq!(
+            l[69],
+            PointOfInterest {
+                x: 0.4,
+                y: 0.4,
+                c: 0.8
+            }
+        );
+        assert_eq!(
+            l[30],
+            PointOfInterest {
+                x: 0.3,
+                y: 0.6,
+                c: 0.8
+            }
+        );
+        // A NaN ear and one outside the image are absent, like every other code.
+        let set: Vec<usize> = (0..NUM_LANDMARKS).filter(|&i| l[i].c > 0.0).collect();
+        assert_eq!(set, [30, 68, 69]);
+        assert_eq!(l[0], PointOfInterest::default());
     }
 
     #[test]

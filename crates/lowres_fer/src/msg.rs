@@ -1,11 +1,14 @@
-//! The values of lowres_fer/msg as plain Rust types (no ROS, no wire format).
+//! The values of lowres_fer/msg, and of the vision_msgs the node publishes, as
+//! plain Rust types (no ROS, no wire format).
 //!
 //! [`crate::frame::FrameStep`] produces them; the node copies them field by
 //! field into r2r messages (crates/lowres_fer_node/src/convert.rs), the bag tool serialises them
 //! as CDR (crates/lowres_fer_bag/src/msgs.rs). Both tools therefore publish the same values by
 //! construction. Field order and meaning follow msg/*.msg exactly.
 
-use crate::face::{FaceResult, NUM_EMOTIONS};
+use std::fmt::Write;
+
+use crate::face::{FaceResult, FaceState, EMOTIONS, NUM_EMOTIONS};
 
 /// std_msgs/Header.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +121,109 @@ impl FaceEmotionArray {
     }
 }
 
+/// `ObjectHypothesis.class_id` of each FER+ class: its index in [`EMOTIONS`],
+/// as the `detections/label_info` class map says.
+pub const CLASS_IDS: [&str; NUM_EMOTIONS] = ["0", "1", "2", "3", "4", "5", "6", "7"];
+
+/// vision_msgs/ObjectHypothesisWithPose as the node fills it: a class and its
+/// probability. Its pose stays the message default (zero position, identity
+/// orientation, zero covariance): an emotion has no pose of its own, and the
+/// box says where the face is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hypothesis {
+    pub class_id: &'static str,
+    pub score: f64,
+}
+
+/// vision_msgs/Detection2D of one face. Its header is the array's.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detection2D {
+    /// One hypothesis per FER+ class, most probable first, with the
+    /// distribution behind `FaceEmotion.top_label` (smoothed while tracking
+    /// smooths, calibrated). Empty for a face that was not classified
+    /// (`FaceEmotion.state` says why).
+    pub results: Vec<Hypothesis>,
+    /// BoundingBox2D: centre and size in pixels of the input image (theta 0).
+    pub center_x: f64,
+    pub center_y: f64,
+    pub size_x: f64,
+    pub size_y: f64,
+    /// The REP-155 face id (`f<face_id>`), empty when tracking is off.
+    pub id: String,
+}
+
+impl Detection2D {
+    /// Overwrite `self` with `f`'s values, reusing the allocations.
+    pub fn set_from(&mut self, f: &FaceResult) {
+        let b = &f.detection.bbox;
+        let (cx, cy) = b.center();
+        self.center_x = cx as f64;
+        self.center_y = cy as f64;
+        self.size_x = b.w as f64;
+        self.size_y = b.h as f64;
+        self.id.clear();
+        if f.track_id != 0 {
+            // Cannot fail: writing to a String.
+            let _ = write!(self.id, "f{}", f.track_id);
+        }
+        self.results.clear();
+        if f.state == FaceState::Classified {
+            let p = f.smoothed.as_ref().unwrap_or(&f.probs);
+            self.results
+                .extend(CLASS_IDS.iter().zip(p).map(|(&class_id, &s)| Hypothesis {
+                    class_id,
+                    score: s as f64,
+                }));
+            // Stable: equal probabilities keep the FER+ order.
+            self.results.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+    }
+}
+
+/// vision_msgs/Detection2DArray: one Detection2D per face of a frame, in the
+/// order of `FaceEmotionArray.faces`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detection2DArray {
+    pub header: Header,
+    pub detections: Vec<Detection2D>,
+}
+
+impl Detection2DArray {
+    /// Overwrite `self` with one frame's results, reusing its allocations.
+    pub fn set_from(&mut self, header: &Header, faces: &[FaceResult]) {
+        self.header.clone_from(header);
+        self.detections.truncate(faces.len());
+        for (d, f) in self.detections.iter_mut().zip(faces) {
+            d.set_from(f);
+        }
+        for f in &faces[self.detections.len()..] {
+            let mut d = Detection2D::default();
+            d.set_from(f);
+            self.detections.push(d);
+        }
+    }
+}
+
+/// vision_msgs/LabelInfo of `detections`: class id -> FER+ label, and the
+/// confidence threshold of the hypotheses (0: all eight are published).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelInfo {
+    pub class_map: [(u16, &'static str); NUM_EMOTIONS],
+    pub threshold: f32,
+}
+
+/// The one class map of `detections`.
+pub fn label_info() -> LabelInfo {
+    let mut class_map = [(0u16, ""); NUM_EMOTIONS];
+    for (i, (c, label)) in class_map.iter_mut().zip(EMOTIONS).enumerate() {
+        *c = (i as u16, label);
+    }
+    LabelInfo {
+        class_map,
+        threshold: 0.0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +282,32 @@ mod tests {
         assert_eq!(reused.faces[1].top_label, "");
         assert_eq!(reused.faces[1].probabilities, [0.0; NUM_EMOTIONS]);
         assert_eq!(reused.faces[1].keypoints[5], [3.0, 4.0, 0.0]);
+    }
+
+    #[test]
+    fn detections_rank_the_classes_and_leave_unclassified_faces_empty() {
+        let mut a = face(FaceState::Classified, "efc_all_s32", 0.9);
+        a.smoothed = Some([0.1, 0.2, 0.0, 0.7, 0.0, 0.0, 0.0, 0.0]);
+        let mut b = face(FaceState::TooSmall, "", 0.0);
+        b.track_id = 0;
+        let mut reused = Detection2DArray::default();
+        let h = Header::default();
+        reused.set_from(&h, &[b.clone(), a.clone(), a.clone()]);
+        reused.set_from(&h, &[a, b]);
+        let d = &reused.detections;
+        assert_eq!(d.len(), 2);
+        // The smoothed distribution, most probable first, ties in FER+ order.
+        let ranked: Vec<_> = d[0].results.iter().map(|r| r.class_id).collect();
+        assert_eq!(ranked, ["3", "1", "0", "2", "4", "5", "6", "7"]);
+        assert!((d[0].results[0].score - 0.7).abs() < 1e-6);
+        assert_eq!(d[0].id, "f7");
+        assert_eq!((d[0].center_x, d[0].center_y), (16.0, 17.5));
+        assert_eq!((d[0].size_x, d[0].size_y), (30.0, 31.0));
+        assert!(d[1].results.is_empty());
+        assert_eq!(d[1].id, "");
+        let labels = label_info();
+        assert_eq!(labels.class_map[3], (3, "sadness"));
+        assert_eq!(CLASS_IDS[3], "3");
     }
 
     #[test]

@@ -6,6 +6,10 @@ use r2r::geometry_msgs::msg::Point32;
 use r2r::lowres_fer::msg::{FaceEmotion, FaceEmotionArray};
 use r2r::sensor_msgs::msg::Image;
 use r2r::std_msgs::msg::Header;
+use r2r::vision_msgs::msg::{
+    BoundingBox2D, Detection2D, Detection2DArray, LabelInfo, ObjectHypothesis,
+    ObjectHypothesisWithPose, Point2D, Pose2D, VisionClass,
+};
 
 use lowres_fer::imaging::io::ERROR_CAUSES;
 use lowres_fer::msg;
@@ -68,6 +72,63 @@ pub fn array_msg(m: &msg::FaceEmotionArray) -> FaceEmotionArray {
         image_height: m.image_height,
         processing_time_ms: m.processing_time_ms,
         faces: m.faces.iter().map(face_msg).collect(),
+    }
+}
+
+/// The frame step's Detection2DArray values as the r2r message; each
+/// detection carries the array's header, as vision_msgs expects.
+pub fn detections_msg(m: &msg::Detection2DArray) -> Detection2DArray {
+    let h = header(&m.header);
+    Detection2DArray {
+        detections: m
+            .detections
+            .iter()
+            .map(|d| Detection2D {
+                header: h.clone(),
+                results: d
+                    .results
+                    .iter()
+                    .map(|r| ObjectHypothesisWithPose {
+                        hypothesis: ObjectHypothesis {
+                            class_id: r.class_id.to_string(),
+                            score: r.score,
+                        },
+                        ..Default::default()
+                    })
+                    .collect(),
+                bbox: BoundingBox2D {
+                    center: Pose2D {
+                        position: Point2D {
+                            x: d.center_x,
+                            y: d.center_y,
+                        },
+                        theta: 0.0,
+                    },
+                    size_x: d.size_x,
+                    size_y: d.size_y,
+                },
+                id: d.id.clone(),
+            })
+            .collect(),
+        header: h,
+    }
+}
+
+/// `detections/label_info`: the class map of [`msg::label_info`]. Published
+/// once (latched), before any frame: its header stays empty.
+pub fn label_info_msg() -> LabelInfo {
+    let l = msg::label_info();
+    LabelInfo {
+        header: Header::default(),
+        class_map: l
+            .class_map
+            .iter()
+            .map(|&(class_id, name)| VisionClass {
+                class_id,
+                class_name: name.to_string(),
+            })
+            .collect(),
+        threshold: l.threshold,
     }
 }
 

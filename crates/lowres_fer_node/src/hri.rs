@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use image::RgbImage;
-use r2r::hri_msgs::msg::{Expression, IdsList, NormalizedRegionOfInterest2D};
+use r2r::hri_msgs::msg::{
+    Expression, FacialLandmarks, IdsList, NormalizedPointOfInterest2D, NormalizedRegionOfInterest2D,
+};
 use r2r::sensor_msgs::msg::{CameraInfo, Image};
 use r2r::std_msgs::msg::Header;
 use r2r::{Publisher, QosProfile};
@@ -49,6 +51,7 @@ fn expression_msg(header: Header, e: &hri::Expression) -> Expression {
 /// The publishers of one face in the camera mode.
 struct FacePubs {
     roi: Publisher<NormalizedRegionOfInterest2D>,
+    landmarks: Publisher<FacialLandmarks>,
     cropped: Publisher<Image>,
     expression: Publisher<Expression>,
 }
@@ -57,6 +60,7 @@ fn create_face_pubs(node: &mut r2r::Node, id: String) -> r2r::Result<FacePubs> {
     let qos = QosProfile::default;
     Ok(FacePubs {
         roi: node.create_publisher(&face_topic(&id, "roi"), qos())?,
+        landmarks: node.create_publisher(&face_topic(&id, "landmarks"), qos())?,
         // Keep only the newest crops queued: each is up to 128x128x3.
         cropped: node.create_publisher(&face_topic(&id, "cropped"), qos().keep_last(2))?,
         expression: node.create_publisher(&face_topic(&id, "expression"), qos())?,
@@ -65,6 +69,7 @@ fn create_face_pubs(node: &mut r2r::Node, id: String) -> r2r::Result<FacePubs> {
 
 fn destroy_face_pubs(node: &mut r2r::Node, p: FacePubs) {
     node.destroy_publisher(p.roi);
+    node.destroy_publisher(p.landmarks);
     node.destroy_publisher(p.cropped);
     node.destroy_publisher(p.expression);
 }
@@ -100,7 +105,7 @@ impl CameraHri {
 
     /// Publishers of newly confirmed tracks are created, those of ended ones
     /// removed; then `tracked`, and per face seen in this frame `roi`,
-    /// `cropped` (only while subscribed: it costs a crop) and `expression`
+    /// `landmarks` (the detector's keypoints), `cropped` (only while subscribed: it costs a crop) and `expression`
     /// (classified faces only). Returns the number of failed publications
     /// (counted in diagnostics; the node keeps going).
     pub fn publish(&mut self, done: &StepOutput<'_>, header: &Header) -> u64 {
@@ -217,6 +222,20 @@ fn publish_face(
         c: r.c,
     };
     failed += p.roi.publish(&roi).is_err() as u64;
+    let landmarks = FacialLandmarks {
+        header: header.clone(),
+        landmarks: hri::landmarks(&f.detection, w, h)
+            .iter()
+            .map(|l| NormalizedPointOfInterest2D {
+                x: l.x,
+                y: l.y,
+                c: l.c,
+            })
+            .collect(),
+        height: h,
+        width: w,
+    };
+    failed += p.landmarks.publish(&landmarks).is_err() as u64;
     if p.cropped
         .get_inter_process_subscription_count()
         .unwrap_or(0)

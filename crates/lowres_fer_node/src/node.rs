@@ -33,6 +33,7 @@ use r2r::diagnostic_msgs::msg::DiagnosticArray;
 use r2r::lowres_fer::msg::FaceEmotionArray;
 use r2r::sensor_msgs::msg::{CompressedImage, Image};
 use r2r::std_msgs::msg::Header;
+use r2r::vision_msgs::msg::{Detection2DArray, LabelInfo};
 use r2r::{Publisher, QosProfile};
 
 use super::convert;
@@ -202,6 +203,10 @@ fn spawn_diagnostics(
 /// What the worker publishes to, and how it logs.
 struct Outputs {
     emotions: Publisher<FaceEmotionArray>,
+    /// The same faces as vision_msgs (`detections`), and its class map
+    /// (`detections/label_info`, latched: kept here so it stays published).
+    detections: Publisher<Detection2DArray>,
+    _label_info: Publisher<LabelInfo>,
     annotated: Publisher<Image>,
     /// `image_annotated/compressed`: the same picture as JPEG, for viewers over
     /// Wi-Fi (a VGA frame is 0.9 MB raw).
@@ -335,6 +340,10 @@ fn report_step_error(
 /// when any publish failed.
 fn publish_outputs(done: &StepOutput<'_>, out: &mut Outputs, viewers: (bool, bool)) -> bool {
     let mut publish_failed = out.emotions.publish(&convert::array_msg(done.msg)).is_err();
+    publish_failed |= out
+        .detections
+        .publish(&convert::detections_msg(done.detections))
+        .is_err();
     if let Some(hri) = out.hri.as_mut() {
         publish_failed |= hri.publish(done, &convert::header(&done.msg.header)) > 0;
     }
@@ -572,8 +581,20 @@ fn start_camera(
     } else {
         None
     };
+    // The class map, for late joiners too (LabelInfo is to detections what
+    // CameraInfo is to an image, but constant: one latched message).
+    let label_info = node.create_publisher(
+        "detections/label_info",
+        QosProfile::default()
+            .reliable()
+            .transient_local()
+            .keep_last(1),
+    )?;
+    label_info.publish(&convert::label_info_msg())?;
     let outputs = Outputs {
         emotions: node.create_publisher("emotions", QosProfile::default())?,
+        detections: node.create_publisher("detections", QosProfile::default())?,
+        _label_info: label_info,
         annotated: node.create_publisher("image_annotated", QosProfile::default().keep_last(1))?,
         annotated_jpeg: node.create_publisher(
             "image_annotated/compressed",
@@ -632,9 +653,9 @@ fn start_camera(
 /// The camera mode's ready line.
 fn camera_ready(params: &Settings, input_topic: &str, models_dir: &std::path::Path) -> String {
     let outputs = if params.ros4hri.enabled {
-        "emotions, image_annotated{,/compressed}, /humans/faces/..., /diagnostics"
+        "emotions, detections{,/label_info}, image_annotated{,/compressed}, /humans/faces/..., /diagnostics"
     } else {
-        "emotions, image_annotated{,/compressed}, /diagnostics"
+        "emotions, detections{,/label_info}, image_annotated{,/compressed}, /diagnostics"
     };
     format!(
         "lowres_fer_node ready: {input_topic} -> {outputs} (models: {})",
