@@ -66,6 +66,7 @@ def test_every_frame_in_order_at_original_stamps(run_tool, bags, tmp_path, name)
     topics, types, defs = read_bag(out)
     assert types == {
         "/lowres_fer/emotions": "lowres_fer/msg/FaceEmotionArray",
+        "/lowres_fer/detections": "vision_msgs/msg/Detection2DArray",
         "/lowres_fer/image_annotated": "sensor_msgs/msg/Image",
         "/camera/image_raw": "sensor_msgs/msg/Image",
     }
@@ -95,6 +96,23 @@ def test_every_frame_in_order_at_original_stamps(run_tool, bags, tmp_path, name)
                 assert f.face_id > 0 and f.has_smoothed
             else:
                 assert not np.any(f.probabilities) and f.top_label == ""
+
+    # detections: the same faces, as the node publishes them (tests/ros_graph/test_detections.py).
+    dets = topics["/lowres_fer/detections"]
+    assert [stamp_ns(m.header) for _, m, _ in dets] == stamps
+    for (_, e, _), (_, d, _) in zip(emo, dets, strict=True):
+        assert len(d.detections) == len(e.faces)
+        for f, x in zip(e.faces, d.detections, strict=True):
+            assert x.id == (f"f{f.face_id}" if f.face_id else "")
+            assert x.bbox.center.position.x == pytest.approx(f.x + f.width / 2, abs=1e-3)
+            assert (x.bbox.size_x, x.bbox.size_y) == (pytest.approx(f.width, abs=1e-3), pytest.approx(f.height, abs=1e-3))
+            if f.state != 0:
+                assert len(x.results) == 0
+                continue
+            probs = f.smoothed_probabilities if f.has_smoothed else f.probabilities
+            assert [int(r.hypothesis.class_id) for r in x.results] == sorted(range(8), key=lambda i: -probs[i])
+            assert [r.hypothesis.score for r in x.results] == pytest.approx(sorted(map(float, probs), reverse=True))
+            assert x.results[0].pose.pose.orientation.w == 1.0
 
     ann = topics["/lowres_fer/image_annotated"]
     assert [stamp_ns(m.header) for _, m, _ in ann] == stamps
@@ -171,7 +189,7 @@ def test_single_storage_files_and_directories_without_metadata(
                 inp, "-o", out, "--deterministic", "--annotated", "none", check=True
             )
             topics, types, _ = read_bag(out)
-            assert list(types) == ["/lowres_fer/emotions"]
+            assert list(types) == ["/lowres_fer/emotions", "/lowres_fer/detections"]
             raws = [raw for _, _, raw in topics["/lowres_fer/emotions"]]
             assert len(raws) == 40
             ref = ref or raws
@@ -497,14 +515,19 @@ def test_foxglove_decoder_agrees_with_rosbags(run_tool, bags, tmp_path):
         schemas = {s.name: s.encoding for s in reader.get_summary().schemas.values()}
         assert schemas == {
             "lowres_fer/msg/FaceEmotionArray": "ros2msg",
+            "vision_msgs/msg/Detection2DArray": "ros2msg",
             "sensor_msgs/msg/Image": "ros2msg",
         }
-        fox = [
-            (m.log_time, d)
-            for _, ch, m, d in reader.iter_decoded_messages()
-            if ch.topic == "/lowres_fer/emotions"
-        ]
+        decoded = [(ch.topic, m.log_time, d) for _, ch, m, d in reader.iter_decoded_messages()]
+    fox = [(t, d) for topic, t, d in decoded if topic == "/lowres_fer/emotions"]
+    fox_dets = [d for topic, _, d in decoded if topic == "/lowres_fer/detections"]
     ref, _, _ = read_bag(out)
+    ref_dets = [m for _, m, _ in ref["/lowres_fer/detections"]]
+    assert len(fox_dets) == len(ref_dets) == 40
+    for a, b in zip(fox_dets, ref_dets, strict=True):
+        assert [(x.id, x.bbox.size_x, [(r.hypothesis.class_id, r.hypothesis.score) for r in x.results]) for x in a.detections] == [
+            (x.id, x.bbox.size_x, [(r.hypothesis.class_id, r.hypothesis.score) for r in x.results]) for x in b.detections
+        ]
     ref = ref["/lowres_fer/emotions"]
     assert len(fox) == len(ref) == 40
     for (t1, a), (t2, b, _) in zip(fox, ref):

@@ -207,6 +207,10 @@ impl CdrWriter {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
 
+    pub fn f64(&mut self, v: f64) {
+        self.u64(v.to_bits());
+    }
+
     pub fn string(&mut self, s: &str) {
         self.u32(s.len() as u32 + 1);
         self.buf.extend_from_slice(s.as_bytes());

@@ -30,6 +30,7 @@ INPUT  a rosbag2 directory (metadata.yaml + .mcap or .db3 files), or one .mcap
 OUT    a new rosbag2 directory (MCAP storage) holding
          OUT/metadata.yaml, OUT/<name>_0.mcap   (open the .mcap in Foxglove)
            <ns>/emotions          lowres_fer/msg/FaceEmotionArray, one per frame
+           <ns>/detections        vision_msgs/msg/Detection2DArray, the same faces
            <ns>/image_annotated   sensor_msgs/msg/Image rgb8 (see --annotated)
            the input topic        with --copy-input
          every message at the input message's recorded time; headers copied;

@@ -2,16 +2,17 @@
 //! (de)serialisation, and their ros2msg schema texts for MCAP.
 //!
 //! Field order must match the .msg definitions exactly: CDR has no field names.
-//! `Header`, `FaceEmotion` and `FaceEmotionArray` are the plain values of
-//! [`lowres_fer::msg`] (what [`lowres_fer::frame::FrameStep`] produces for the node too);
-//! only their CDR codecs live here.
+//! `Header`, `FaceEmotion`, `FaceEmotionArray` and `Detection2DArray` are the
+//! plain values of [`lowres_fer::msg`] (what [`lowres_fer::frame::FrameStep`]
+//! produces for the node too); only their CDR codecs live here.
 
 use super::cdr::{CdrError, CdrReader, CdrWriter};
-pub use lowres_fer::msg::{FaceEmotion, FaceEmotionArray, Header};
+pub use lowres_fer::msg::{Detection2DArray, FaceEmotion, FaceEmotionArray, Header};
 
 pub const IMAGE_TYPE: &str = "sensor_msgs/msg/Image";
 pub const COMPRESSED_IMAGE_TYPE: &str = "sensor_msgs/msg/CompressedImage";
 pub const FACE_EMOTION_ARRAY_TYPE: &str = "lowres_fer/msg/FaceEmotionArray";
+pub const DETECTION_2D_ARRAY_TYPE: &str = "vision_msgs/msg/Detection2DArray";
 
 /// The CDR codec of a value nested in a message (the core's plain values can't
 /// carry inherent methods from this crate, so the codec is a trait).
@@ -208,6 +209,36 @@ impl CdrMessage for FaceEmotionArray {
     }
 }
 
+/// vision_msgs/Detection2DArray in CDR (the bag tool writes it, never reads
+/// it). Each Detection2D repeats the array's header, as the node's does; each
+/// hypothesis's pose is the message default (identity orientation).
+pub fn encode_detections(m: &Detection2DArray, buf: Vec<u8>) -> Vec<u8> {
+    let mut w = CdrWriter::with_buffer(buf);
+    m.header.write(&mut w);
+    w.u32(m.detections.len() as u32);
+    for d in &m.detections {
+        m.header.write(&mut w);
+        w.u32(d.results.len() as u32);
+        for r in &d.results {
+            w.string(r.class_id);
+            w.f64(r.score);
+            // PoseWithCovariance: position, orientation (x, y, z, w), covariance[36].
+            for v in [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0] {
+                w.f64(v);
+            }
+            for _ in 0..36 {
+                w.f64(0.0);
+            }
+        }
+        // BoundingBox2D: centre (x, y, theta), size.
+        for v in [d.center_x, d.center_y, 0.0, d.size_x, d.size_y] {
+            w.f64(v);
+        }
+        w.string(&d.id);
+    }
+    w.finish()
+}
+
 // ---- ros2msg schemas --------------------------------------------------------
 // What `ros2 bag record` stores as the MCAP schema: the top-level definition,
 // then every nested type once, each after a line of 80 '=' and `MSG: pkg/Type`.
@@ -225,6 +256,23 @@ const COMPRESSED_IMAGE_DEF: &str = "std_msgs/Header header\nstring format\nuint8
 // the schema can never drift from msg/.
 const FACE_EMOTION_DEF: &str = include_str!("../../../msg/FaceEmotion.msg");
 const FACE_EMOTION_ARRAY_DEF: &str = include_str!("../../../msg/FaceEmotionArray.msg");
+// vision_msgs: the stand-in's copies of upstream's definitions.
+const DETECTION_2D_ARRAY_DEF: &str =
+    include_str!("../../../ros-perception/vision_msgs/msg/Detection2DArray.msg");
+const DETECTION_2D_DEF: &str =
+    include_str!("../../../ros-perception/vision_msgs/msg/Detection2D.msg");
+const HYPOTHESIS_WITH_POSE_DEF: &str =
+    include_str!("../../../ros-perception/vision_msgs/msg/ObjectHypothesisWithPose.msg");
+const HYPOTHESIS_DEF: &str =
+    include_str!("../../../ros-perception/vision_msgs/msg/ObjectHypothesis.msg");
+const BOUNDING_BOX_2D_DEF: &str =
+    include_str!("../../../ros-perception/vision_msgs/msg/BoundingBox2D.msg");
+const POSE_2D_DEF: &str = include_str!("../../../ros-perception/vision_msgs/msg/Pose2D.msg");
+const POINT_2D_DEF: &str = include_str!("../../../ros-perception/vision_msgs/msg/Point2D.msg");
+const POSE_WITH_COVARIANCE_DEF: &str = "geometry_msgs/Pose pose\nfloat64[36] covariance\n";
+const POSE_DEF: &str = "geometry_msgs/Point position\ngeometry_msgs/Quaternion orientation\n";
+const POINT_DEF: &str = "float64 x\nfloat64 y\nfloat64 z\n";
+const QUATERNION_DEF: &str = "float64 x 0\nfloat64 y 0\nfloat64 z 0\nfloat64 w 1\n";
 
 fn concat(top: &str, deps: &[(&str, &str)]) -> String {
     let mut s = String::from(top);
@@ -260,6 +308,26 @@ pub fn schema_text(msg_type: &str) -> Option<String> {
                 header_deps[1],
                 ("lowres_fer/FaceEmotion", FACE_EMOTION_DEF),
                 ("geometry_msgs/Point32", POINT32_DEF),
+            ],
+        ),
+        DETECTION_2D_ARRAY_TYPE => concat(
+            DETECTION_2D_ARRAY_DEF,
+            &[
+                header_deps[0],
+                header_deps[1],
+                ("vision_msgs/Detection2D", DETECTION_2D_DEF),
+                (
+                    "vision_msgs/ObjectHypothesisWithPose",
+                    HYPOTHESIS_WITH_POSE_DEF,
+                ),
+                ("vision_msgs/ObjectHypothesis", HYPOTHESIS_DEF),
+                ("geometry_msgs/PoseWithCovariance", POSE_WITH_COVARIANCE_DEF),
+                ("geometry_msgs/Pose", POSE_DEF),
+                ("geometry_msgs/Point", POINT_DEF),
+                ("geometry_msgs/Quaternion", QUATERNION_DEF),
+                ("vision_msgs/BoundingBox2D", BOUNDING_BOX_2D_DEF),
+                ("vision_msgs/Pose2D", POSE_2D_DEF),
+                ("vision_msgs/Point2D", POINT_2D_DEF),
             ],
         ),
         _ => return None,

@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use super::html::HtmlReport;
 use super::msgs::{
-    CdrMessage as _, CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE,
-    FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
+    encode_detections, CdrMessage as _, CompressedImage, Header, Image, COMPRESSED_IMAGE_TYPE,
+    DETECTION_2D_ARRAY_TYPE, FACE_EMOTION_ARRAY_TYPE, IMAGE_TYPE,
 };
 use super::output_dir;
 use super::reader::{Bag, BagMessage};
@@ -396,6 +396,7 @@ fn destination(opts: &Options) -> Result<(String, PathBuf)> {
 /// The output bag's topic handles.
 struct Topics {
     emotions: usize,
+    detections: usize,
     annotated: Option<usize>,
     input: Option<usize>,
 }
@@ -409,7 +410,9 @@ fn add_topics(
 ) -> Result<(Topics, Vec<String>)> {
     let emotions_topic = join_ns(&opts.namespace, "emotions");
     let emotions = writer.add_topic(&emotions_topic, FACE_EMOTION_ARRAY_TYPE)?;
-    let mut output_topics = vec![emotions_topic];
+    let detections_topic = join_ns(&opts.namespace, "detections");
+    let detections = writer.add_topic(&detections_topic, DETECTION_2D_ARRAY_TYPE)?;
+    let mut output_topics = vec![emotions_topic, detections_topic];
     let annotated = match opts.annotated {
         Annotated::None => None,
         Annotated::Raw => {
@@ -436,6 +439,7 @@ fn add_topics(
     };
     let topics = Topics {
         emotions,
+        detections,
         annotated,
         input,
     };
@@ -557,6 +561,12 @@ impl Frames<'_> {
             self.topics.emotions,
             m.log_time,
             msg.encode_into(Vec::new()),
+        )?;
+        send(
+            &self.tx,
+            self.topics.detections,
+            m.log_time,
+            encode_detections(out.detections, Vec::new()),
         )?;
         if let (Some(h), Some(annotated)) = (self.topics.annotated, out.annotated) {
             let data = annotated_message(opts.annotated, &msg.header, annotated, &mut self.jpeg)?;

@@ -231,7 +231,7 @@ pub const PARAMS: &[Param] = &[
     lp("tracking.smoothing_alpha", Kind::Double { lo: Lower::Open(0.0), hi: 1.0 },
       Default::Double(0.4), "weight of the newest frame in the smoothing"),
     p("ros4hri.enabled", Kind::Bool, Default::Bool(false),
-      "camera mode: also publish the REP-155 topics `/humans/faces/tracked` and `/humans/faces/<id>/{roi,cropped,expression}` (needs `tracking.enabled`)"),
+      "camera mode: also publish the REP-155 topics `/humans/faces/tracked` and `/humans/faces/<id>/{roi,landmarks,cropped,expression}` (needs `tracking.enabled`)"),
     p("ros4hri.cropped_size", Kind::Int { lo: 16, hi: 1024 }, Default::Int(128),
       "side of `/humans/faces/<id>/cropped`; smaller faces are published at their native size, never upsampled"),
     p("ros4hri.crop_topic", Kind::Choice(&["cropped", "aligned"]), Default::Str("cropped"),
