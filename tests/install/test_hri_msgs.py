@@ -7,12 +7,8 @@ those of the ROS 2 branch of hri_msgs (../shared/notes/ros4hri-facts.md).
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import assert_first_wins
 
 EXPECTED = {
     "IdsList": {"header": "std_msgs/Header", "ids": "sequence<string>"},
@@ -63,11 +59,4 @@ def test_expression_constants_match_ros4hri():
 
 
 def test_hri_msgs_is_on_the_ament_index_once_first_wins():
-    """setup.sh builds the stand-in only when no other hri_msgs exists: the first
-    hri_msgs on AMENT_PREFIX_PATH is either the stand-in or a real one, and the
-    stand-in is never installed next to a real one."""
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    found = [p for p in prefixes if (Path(p) / "share/ament_index/resource_index/packages/hri_msgs").exists()]
-    assert found, "no hri_msgs on AMENT_PREFIX_PATH: run scripts/setup.sh, then the tests through scripts/env.sh"
-    standin = [p for p in found if Path(p).name == "hri_msgs" and Path(p).parent == ROOT / "install"]
-    assert not standin or len(found) == 1, f"the stand-in is installed although another hri_msgs exists: {found}"
+    assert_first_wins("hri_msgs")

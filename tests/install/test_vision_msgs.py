@@ -4,12 +4,8 @@ branch) field for field: `detections` must decode in any vision_msgs consumer.""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
+from conftest import assert_first_wins
 
 EXPECTED = {
     "Detection2DArray": {"header": "std_msgs/Header", "detections": "sequence<vision_msgs/Detection2D>"},
@@ -37,9 +33,4 @@ def test_message_fields_match_upstream(name):
 
 
 def test_vision_msgs_is_on_the_ament_index_once_first_wins():
-    """As for hri_msgs: the stand-in is never installed next to a real vision_msgs."""
-    prefixes = [p for p in os.environ.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
-    found = [p for p in prefixes if (Path(p) / "share/ament_index/resource_index/packages/vision_msgs").exists()]
-    assert found, "no vision_msgs on AMENT_PREFIX_PATH: run scripts/setup.sh, then the tests through scripts/env.sh"
-    standin = [p for p in found if Path(p).name == "vision_msgs" and Path(p).parent == ROOT / "install"]
-    assert not standin or len(found) == 1, f"the stand-in is installed although another vision_msgs exists: {found}"
+    assert_first_wins("vision_msgs")
