@@ -109,7 +109,8 @@ impl Pipeline {
     }
 
     /// Take the run-time values of `cfg` (`settings::params::Param::live`:
-    /// detector thresholds, NMS, tiling, quality gate, crop margin, tracking)
+    /// detector thresholds, NMS, tiling, quality gate, crop margin, mirror
+    /// averaging, tracking)
     /// from the next frame, without reloading a model. Refused, with nothing
     /// changed, when `cfg` is invalid or changes what the loaded sessions were
     /// built with (models, precision, routing, providers, threads). The paths
@@ -135,6 +136,7 @@ impl Pipeline {
             );
         }
         self.detector.set_config(&cfg.detector);
+        self.router.set_mirror(cfg.classifier.mirror_average);
         if cfg.tracking.enabled {
             // A tracker turned back on goes on counting: face ids are never
             // reused within a run.

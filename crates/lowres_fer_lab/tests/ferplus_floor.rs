@@ -100,3 +100,57 @@ fn precision_variants_stay_close_to_the_fp32_model() {
         );
     }
 }
+
+/// `classifier.mirror_average`: a face and its mirror image get the same answer (the
+/// pair is the same two views), and the answer differs from the face's alone.
+#[test]
+fn mirror_averaging_answers_a_face_and_its_mirror_alike() {
+    let models = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models");
+    let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
+    let store = ModelStore::open(&env, &models).expect("manifest");
+    let (general, _) = committed_classifier(&models);
+    let root = ferplus::dataset_root(
+        &shared().join("data/ferplus.tar.gz"),
+        &ferplus::default_cache(),
+    )
+    .expect("FER+ data in ../shared");
+    let samples = ferplus::load_split(&root, ferplus::TEST_DIR).expect("FER+ test split");
+    // 16 real faces at the model's input size (no resize: the mirror is exact).
+    let faces: Vec<image::GrayImage> = samples[..16]
+        .iter()
+        .map(|s| image::imageops::resize(&s.image, 32, 32, image::imageops::FilterType::Triangle))
+        .collect();
+    let mirrored: Vec<image::GrayImage> =
+        faces.iter().map(image::imageops::flip_horizontal).collect();
+    let run = |mirror: bool, images: &[image::GrayImage]| {
+        let cfg = ClassifierConfig {
+            mirror_average: mirror,
+            ..Default::default()
+        };
+        let mut clf = EmotionClassifier::new(&store, &general, &cfg).expect("model loads");
+        let refs: Vec<&image::GrayImage> = images.iter().collect();
+        let mut probs = Vec::new();
+        clf.classify(&refs, &mut probs).expect("classified");
+        probs
+    };
+    let max_diff = |a: &[[f32; 8]], b: &[[f32; 8]]| {
+        a.iter()
+            .zip(b)
+            .flat_map(|(p, q)| p.iter().zip(q).map(|(x, y)| (x - y).abs()))
+            .fold(0.0f32, f32::max)
+    };
+    let (on, on_mirrored) = (run(true, &faces), run(true, &mirrored));
+    let (off, off_mirrored) = (run(false, &faces), run(false, &mirrored));
+    assert!(
+        max_diff(&on, &on_mirrored) < 1e-4,
+        "mirror averaging is not symmetric"
+    );
+    assert!(
+        max_diff(&off, &off_mirrored) > 1e-2,
+        "the two views never differ: no test"
+    );
+    assert!(
+        max_diff(&on, &off) > 1e-3,
+        "mirror averaging changed nothing"
+    );
+}

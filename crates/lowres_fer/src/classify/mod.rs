@@ -134,6 +134,8 @@ pub struct FaceModel {
     provider: &'static str,
     /// Largest batch of one run (TensorRT's shape profile); `usize::MAX` elsewhere.
     max_batch: usize,
+    /// Classify each face and its mirror image, and average their logits.
+    mirror: bool,
     input: Vec<f32>,
     logits: Vec<f32>,
     scratch: GrayImage,
@@ -176,6 +178,7 @@ impl FaceModel {
             classes,
             provider,
             max_batch,
+            mirror: false,
             input: Vec::new(),
             logits: Vec::new(),
             scratch: GrayImage::new(input_size, input_size),
@@ -218,6 +221,13 @@ impl FaceModel {
         self.max_batch = max.max(1);
     }
 
+    /// Average each face's logits with its mirror image's from the next run on
+    /// (`classifier.mirror_average`): faces are left-right symmetric in what they
+    /// express, and the two views disagree most where pixels are few.
+    pub fn set_mirror(&mut self, mirror: bool) {
+        self.mirror = mirror;
+    }
+
     /// Logits [N*K] for native-resolution grayscale crops, in one batched run. Each
     /// crop is resized to the model input with the training protocol's filter.
     pub fn logits(&mut self, crops: &[&GrayImage]) -> anyhow::Result<&[f32]> {
@@ -257,7 +267,32 @@ impl FaceModel {
         self.run(faces.len() / (s * s))
     }
 
+    /// Run the `n` faces in `input`; with `mirror`, their mirror images too (one
+    /// batch of 2n), each face's logits then the mean of its two views.
     fn run(&mut self, n: usize) -> anyhow::Result<&[f32]> {
+        let s = self.input_size as usize;
+        if !self.mirror {
+            return self.run_input(n);
+        }
+        self.input.reserve(n * s * s);
+        for i in 0..n * s {
+            // Row i of the batch (face i / s, row i % s), reversed, appended.
+            let row = i * s..(i + 1) * s;
+            self.input.extend_from_within(row);
+            let len = self.input.len();
+            self.input[len - s..].reverse();
+        }
+        self.run_input(2 * n)?;
+        let k = self.classes;
+        let (faces, mirrors) = self.logits.split_at_mut(n * k);
+        for (a, b) in faces.iter_mut().zip(mirrors.iter()) {
+            *a = 0.5 * (*a + *b);
+        }
+        self.logits.truncate(n * k);
+        Ok(&self.logits)
+    }
+
+    fn run_input(&mut self, n: usize) -> anyhow::Result<&[f32]> {
         self.logits.clear();
         let s = self.input_size as usize;
         // Batches above the TensorRT profile's max run in chunks (an engine
@@ -292,8 +327,14 @@ pub struct EmotionClassifier {
 impl EmotionClassifier {
     pub fn new(store: &ModelStore, file: &str, cfg: &ClassifierConfig) -> anyhow::Result<Self> {
         let calibration = Calibration::from_entry(file, store.entry(file)?)?;
-        let model = FaceModel::new(store, file, cfg, NUM_EMOTIONS)?;
+        let mut model = FaceModel::new(store, file, cfg, NUM_EMOTIONS)?;
+        model.set_mirror(cfg.mirror_average);
         Ok(Self { model, calibration })
+    }
+
+    /// See [`FaceModel::set_mirror`].
+    pub fn set_mirror(&mut self, mirror: bool) {
+        self.model.set_mirror(mirror);
     }
 
     /// Model name used as the route label (file name without `.onnx`).

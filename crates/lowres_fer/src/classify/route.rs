@@ -171,6 +171,13 @@ impl ClassifierBank {
         self.models.len()
     }
 
+    /// `classifier.mirror_average` for every emotion model (not the recogniser).
+    pub fn set_mirror(&mut self, mirror: bool) {
+        for m in &mut self.models {
+            m.set_mirror(mirror);
+        }
+    }
+
     pub fn route_name(&self, route: usize) -> &str {
         self.models[route].name()
     }
@@ -256,6 +263,11 @@ impl Router {
     /// Number of routes (general classifier + experts).
     pub fn routes(&self) -> usize {
         self.bank.routes()
+    }
+
+    /// See [`ClassifierBank::set_mirror`].
+    pub fn set_mirror(&mut self, mirror: bool) {
+        self.bank.set_mirror(mirror);
     }
 
     pub fn route_name(&self, route: usize) -> &str {

@@ -136,6 +136,9 @@ pub struct ClassifierConfig {
     pub min_score_without_geometry: f32,
     /// Crop margin around the detector box, as a fraction of the box side, [0, 1].
     pub crop_margin: f32,
+    /// Classify each face and its mirror image and average the two (test-time
+    /// augmentation: about twice the classifier's compute).
+    pub mirror_average: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //!
 //!     ferplus_eval [--model FILE.onnx] [--models-dir models]
 //!                  [--data ../shared/data/ferplus.tar.gz] [--resolutions 48,32,20,15,10,8,5]
-//!                  [--threads 1] [--json out.json] [--robustness 20,10,5]
+//!                  [--threads 1] [--json out.json] [--robustness 20,10,5] [--no-mirror]
 //!
 //! Prints, per resolution and label rule (majority: 3,137 test images; plurality:
 //! 3,545), overall accuracy, mean class accuracy, per-class recall and the count, and
@@ -45,6 +45,9 @@ struct Args {
     /// Also the robustness table at these resolutions (comma-separated, 1..=48)
     #[arg(long, value_name = "LIST", value_parser = resolution_list)]
     robustness: Option<::std::vec::Vec<u32>>,
+    /// Each face alone, without its mirror image (the node's classifier.mirror_average false)
+    #[arg(long)]
+    no_mirror: bool,
 }
 
 fn resolution_list(text: &str) -> anyhow::Result<Vec<u32>> {
@@ -71,6 +74,7 @@ fn main() -> anyhow::Result<()> {
     let model = args.model.resolve(&store)?;
     let cfg = ClassifierConfig {
         threads,
+        mirror_average: !args.no_mirror,
         ..Default::default()
     };
     let mut classifier = EmotionClassifier::new(&store, &model, &cfg)?;
@@ -145,7 +149,8 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(path) = args.json {
         let doc = serde_json::json!({
-            "model": model, "scores": all, "calibration": calibration, "robustness": robustness,
+            "model": model, "mirror_average": cfg.mirror_average, "scores": all,
+            "calibration": calibration, "robustness": robustness,
         });
         std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
