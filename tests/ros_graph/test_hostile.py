@@ -135,7 +135,9 @@ def test_classifier_failure_still_publishes_the_faces(graph, tmp_path):
     # with another number of faces to classify. The frame used to get no
     # emotions message at all.
     d = models_dir_with(tmp_path, "classifier_batch_2.onnx")
-    proc, peer = graph(params=["input.qos:=reliable", "diagnostics_period:=0.2", f"models_dir:={d}"])
+    # One classifier and no routing experts in this models dir: routing off.
+    proc, peer = graph(params=["input.qos:=reliable", "diagnostics_period:=0.2", f"models_dir:={d}",
+                               "classifier.routing:=off"])
     msg = peer.publish_until_answered(image_msg(load_scene("pexels_group7.jpg"), stamp=(5, 0)))
     failed = [f for f in msg.faces if f.state == f.STATE_CLASSIFIER_FAILED]
     assert len(failed) > 2, [f.state for f in msg.faces]

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-from lowres_fer_training import checkpoint, degrade, export, train
+from lowres_fer_training import checkpoint, degrade, export, quantize, train
 from lowres_fer_training import data as ferplus
 from lowres_fer_training.augment import augment
 from lowres_fer_training.models import efc
@@ -61,6 +61,19 @@ def test_one_epoch_trains_and_exports(tmp_path):
     for size in (32, 20):  # spatial size is dynamic
         logits = sess.run(["logits"], {"face": np.random.rand(3, 1, size, size).astype(np.float32)})[0]
         assert logits.shape == (3, 8)
+    # INT8 with percentile ranges (the large-face expert's): recorded in the variant's entry, and
+    # the variant follows the FP32 model on real faces.
+    quantize.main([str(onnx_path), "--data", str(DATA), "--precision", "int8", "--calibration-images", "200",
+                   "--percentile", "99.9"])
+    entry = json.loads((onnx_path.parent / "manifest.json").read_text())["models"]["efc_smoke.int8.onnx"]
+    assert entry["int8_percentile"] == 99.9 and entry["variant_of"] == "efc_smoke.onnx"
+    root = ferplus.extract(DATA)
+    names, _ = ferplus.read_votes(root, "test")
+    faces = ferplus.degrade_all(ferplus.load_images(root, "test", names[:64]), 20, 32)[:, None] / np.float32(255)
+    int8 = ort.InferenceSession(str(onnx_path.with_name("efc_smoke.int8.onnx")), providers=["CPUExecutionProvider"])
+    ref = sess.run(["logits"], {"face": faces.astype(np.float32)})[0]
+    got = int8.run(["logits"], {"face": faces.astype(np.float32)})[0]
+    assert np.mean(ref.argmax(1) == got.argmax(1)) > 0.8
 
 
 def test_resume_continues_from_the_last_epoch(tmp_path):
@@ -202,6 +215,36 @@ def test_distilled_training_runs_from_a_checkpoint_teacher(tmp_path):
     assert student_state["model"].keys() == efc.EFC().state_dict().keys()
     with pytest.raises(SystemExit, match="input size"):
         train.main(base + ["--out", str(tmp_path / "bad"), "--teacher", str(teacher / "best.pt"), "--input-size", "48"])
+    # The large-face expert's recipe (reproduce.sh expert_wide_r28): the teacher fine-tuned with
+    # the cameras on 24-48 px faces, distilled from itself; it starts from the teacher's weights.
+    expert = tmp_path / "expert"
+    train.main(base + ["--out", str(expert), "--arch", "efc_wide", "--init", str(teacher / "best.pt"),
+                       "--teacher", str(teacher / "best.pt"), "--resolutions", "48,40,32,28,24",
+                       "--select", "48,32"])
+    expert_state = torch.load(expert / "best.pt", weights_only=False, map_location="cpu")["model"]
+    teacher_state = torch.load(teacher / "best.pt", weights_only=False, map_location="cpu")["model"]
+    assert expert_state.keys() == teacher_state.keys()
+    assert any(not torch.equal(expert_state[k], teacher_state[k]) for k in teacher_state if k.endswith("weight"))
+
+
+def test_drop_removes_a_model_its_variants_and_their_entries(tmp_path):
+    """A routing bin the general classifier serves has no expert (routing.py): reproduce.sh
+    drops the old one, its INT8/FP16 files and their manifest entries, and nothing else."""
+    models = {
+        "expert_r5_8.onnx": {"role": "expert"},
+        "expert_r5_8.int8.onnx": {"role": "variant", "variant_of": "expert_r5_8.onnx"},
+        "expert_r5_8.fp16.onnx": {"role": "variant", "variant_of": "expert_r5_8.onnx"},
+        "efc_all_s32.onnx": {"role": "classifier"},
+        "efc_all_s32.int8.onnx": {"role": "variant", "variant_of": "efc_all_s32.onnx"},
+    }
+    for name in models:
+        (tmp_path / name).write_bytes(b"onnx")
+    (tmp_path / "manifest.json").write_text(json.dumps({"models": models}))
+    export.drop(tmp_path / "expert_r5_8.onnx")
+    left = json.loads((tmp_path / "manifest.json").read_text())["models"]
+    assert sorted(left) == ["efc_all_s32.int8.onnx", "efc_all_s32.onnx"]
+    assert sorted(p.name for p in tmp_path.glob("*.onnx")) == sorted(left)
+    export.drop(tmp_path / "expert_r5_8.onnx")  # again: nothing to do, no error
 
 
 def test_consistency_term_trains_the_degraded_view_towards_the_clean_one(tmp_path):

@@ -15,7 +15,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from . import checkpoint, data
+from . import checkpoint, data, routing
 from .defaults import ARCHS, DATA, EMOTIONS
 from .defaults import ONNX_INPUT as INPUT_NAME
 from .defaults import ONNX_OUTPUT as OUTPUT_NAME
@@ -79,6 +79,19 @@ def update_manifest(models_dir: Path, name: str, entry: dict) -> None:
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
 
+def drop(onnx: Path) -> None:
+    """Remove a model, its precision variants and their manifest entries (a routing bin
+    the general classifier serves has no expert)."""
+    path = onnx.parent / "manifest.json"
+    manifest = json.loads(path.read_text()) if path.exists() else {"models": {}}
+    names = [n for n, e in manifest["models"].items() if n == onnx.name or e.get("variant_of") == onnx.name]
+    for name in names + [onnx.name]:
+        (onnx.parent / name).unlink(missing_ok=True)
+        manifest["models"].pop(name, None)
+    if path.exists():
+        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path)
@@ -108,6 +121,8 @@ def main(argv=None):
         }
         if args.face_px:
             entry["face_px"] = args.face_px
+        if args.role == "resolution_recogniser":  # the node routes each output as a face of this size
+            entry["face_px_bins"] = [[lo, min(hi, 1.0e6)] for lo, hi in (b["face_px"] for b in routing.BINS)]
         update_manifest(args.onnx.parent, args.onnx.name, entry)
         print(f"manifest updated: {args.onnx.name} {entry['sha256']}")
 

@@ -4,7 +4,8 @@ measured options; issue 12). Writes next to the FP32 model:
     models/<name>.int8.onnx  static QDQ quantisation, weights per channel, in the
                              data types of --int8-scheme; ranges calibrated on FER+ Train faces
                              through the clean protocol at every resolution the model
-                             serves (never Valid or Test)
+                             serves (never Valid or Test), from their min/max or, with
+                             --percentile, a percentile of |activation|
     models/<name>.fp16.onnx  weights and activations float16, float32 input/output
                              (for GPUs: CUDA / TensorRT on a Jetson; on x86 CPUs
                              ONNX Runtime inserts casts and it is slower)
@@ -30,6 +31,7 @@ import numpy as np
 import onnx
 from onnxruntime.quantization import (
     CalibrationDataReader,
+    CalibrationMethod,
     QuantFormat,
     QuantType,
     quantize_static,
@@ -45,7 +47,7 @@ from .defaults import ONNX_INPUT as INPUT
 class FerplusReader(CalibrationDataReader):
     """Batches of Train faces (clean protocol) at the model's resolutions."""
 
-    def __init__(self, data: Path, resolutions, input_size: int, images: int, seed: int = 0):
+    def __init__(self, data: Path, resolutions, input_size: int, images: int, seed: int = 0, even: bool = False):
         root = ferplus.extract(data)
         names, _ = ferplus.read_votes(root, "train")
         rng = np.random.default_rng(seed)
@@ -55,7 +57,12 @@ class FerplusReader(CalibrationDataReader):
         x = np.concatenate(
             [ferplus.degrade_all(faces[i :: len(resolutions)], r, input_size) for i, r in enumerate(resolutions)]
         )
-        self.batches = iter(np.array_split(x.astype(np.float32)[:, None] / 255.0, max(1, len(x) // 64)))
+        x = x.astype(np.float32)[:, None] / 255.0
+        if even:  # the histogram calibrators stack batches: all of one size (the last < 64 faces dropped)
+            n = max(64, len(x) // 64 * 64)
+            self.batches = iter(np.split(x[:n], n // 64))
+        else:
+            self.batches = iter(np.array_split(x, max(1, len(x) // 64)))
 
     def get_next(self):
         b = next(self.batches, None)
@@ -78,8 +85,14 @@ SCHEMES = {
 DEFAULT_SCHEME = "u8u8"
 
 
-def int8(src: Path, dst: Path, reader: CalibrationDataReader, scheme: str = DEFAULT_SCHEME) -> None:
+def int8(src: Path, dst: Path, reader: CalibrationDataReader, scheme: str = DEFAULT_SCHEME,
+         percentile: float = 0.0) -> None:
+    """percentile 0: activation ranges from the calibration faces' min and max; else the
+    range holding that percentile of |activation| (an outlier then no longer widens the step)."""
     activation_type, weight_type, reduce_range = SCHEMES[scheme]
+    ranges = {}
+    if percentile:
+        ranges = {"calibrate_method": CalibrationMethod.Percentile, "extra_options": {"CalibPercentile": percentile}}
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
@@ -92,6 +105,7 @@ def int8(src: Path, dst: Path, reader: CalibrationDataReader, scheme: str = DEFA
             reduce_range=reduce_range,
             weight_type=weight_type,
             activation_type=activation_type,
+            **ranges,
         )
 
 
@@ -110,6 +124,8 @@ def main(argv=None):
     p.add_argument("--calibration-images", type=int, default=2000, help="FER+ Train faces for the INT8 ranges")
     p.add_argument("--int8-scheme", choices=sorted(SCHEMES), default=DEFAULT_SCHEME,
                    help="INT8 activation x weight types (default %(default)s: right on every CPU kind measured)")
+    p.add_argument("--percentile", type=float, default=0.0,
+                   help="INT8 activation ranges at this percentile of |activation| (e.g. 99.9; default 0: min/max)")
     args = p.parse_args(argv)
     manifest_path = args.onnx.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
@@ -119,8 +135,8 @@ def main(argv=None):
         dst = args.onnx.with_name(f"{stem}.{precision}.onnx")
         if precision == "int8":
             reader = FerplusReader(args.data, resolutions_for(base), base.get("input_size", 32),
-                                   args.calibration_images)
-            int8(args.onnx, dst, reader, args.int8_scheme)
+                                   args.calibration_images, even=bool(args.percentile))
+            int8(args.onnx, dst, reader, args.int8_scheme, args.percentile)
         elif precision == "fp16":
             fp16(args.onnx, dst)
         else:
@@ -130,6 +146,8 @@ def main(argv=None):
                   "precision": precision, "sha256": sha256(dst)}
         if precision == "int8":
             entry["int8_scheme"] = args.int8_scheme
+            if args.percentile:
+                entry["int8_percentile"] = args.percentile
         manifest["models"][dst.name] = entry
         print(f"{dst}: {dst.stat().st_size / 1024:.0f} KB ({args.onnx.stat().st_size / 1024:.0f} KB fp32)")
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

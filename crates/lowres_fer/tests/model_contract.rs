@@ -14,10 +14,17 @@ fn repo(p: &str) -> PathBuf {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(p)
 }
 
+/// The defaults with routing off: these models dirs hold one classifier and no experts.
+fn classifier_only() -> PipelineConfig {
+    let mut cfg = PipelineConfig::default();
+    cfg.classifier.routing = lowres_fer::settings::config::Routing::Off;
+    cfg
+}
+
 fn start(models_dir: &Path) -> String {
     let cfg = PipelineConfig {
         models_dir: models_dir.to_path_buf(),
-        ..PipelineConfig::default()
+        ..classifier_only()
     };
     match Pipeline::new(&cfg) {
         Ok(_) => panic!(
@@ -78,7 +85,7 @@ fn classifier_with_wrong_output_shape_stops_start_up() {
     models_with_classifier(t.path(), &good);
     let cfg = PipelineConfig {
         models_dir: t.path().to_path_buf(),
-        ..PipelineConfig::default()
+        ..classifier_only()
     };
     Pipeline::new(&cfg).expect("a fitting classifier starts");
 }
@@ -107,7 +114,7 @@ fn classifier_failing_at_run_time_keeps_the_detections() {
     models_with_classifier(t.path(), &batch2);
     let cfg = PipelineConfig {
         models_dir: t.path().to_path_buf(),
-        ..PipelineConfig::default()
+        ..classifier_only()
     };
     let mut p = Pipeline::new(&cfg).expect("batch 2 passes the start-up check");
     let shared = std::env::var_os("LOWRES_FER_SHARED")

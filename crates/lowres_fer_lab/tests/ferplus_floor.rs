@@ -1,7 +1,8 @@
 //! The committed classifier (the manifest's role "classifier") keeps the accuracy its
 //! model card claims: FER+ Test at 20 px (majority rule, 3,137 images) re-measured on
 //! the Rust inference path must stay within one point of the figure recorded by the
-//! evaluator in models/<classifier>.eval.json (the model card's source).
+//! evaluator in models/<classifier>.eval.json (the model card's source). The routing
+//! experts earn their place: each beats the general classifier on the faces it serves.
 //!
 //! Needs ../shared/data/ferplus.tar.gz (LOWRES_FER_SHARED overrides ../shared) and
 //! ONNX Runtime ($ORT_DYLIB_PATH, set by scripts/env.sh). Fails, never skips.
@@ -16,6 +17,11 @@ use lowres_fer_lab::ferplus::{self, LabelRule};
 
 /// FER+ Test accuracy at 20 px (majority rule) of a model in `models`.
 fn test_accuracy_at_20px(models: &std::path::Path, model: &str) -> f64 {
+    test_accuracy(models, model, 20)
+}
+
+/// FER+ Test accuracy at `resolution` px (majority rule) of a model in `models`.
+fn test_accuracy(models: &std::path::Path, model: &str, resolution: u32) -> f64 {
     let env = runtime::environment(None).expect("ONNX Runtime (run via scripts/env.sh)");
     let store = ModelStore::open(&env, models).expect("manifest");
     let cfg = ClassifierConfig {
@@ -29,12 +35,12 @@ fn test_accuracy_at_20px(models: &std::path::Path, model: &str) -> f64 {
     )
     .expect("FER+ data in ../shared");
     let samples = ferplus::load_split(&root, ferplus::TEST_DIR).expect("FER+ test split");
-    let preds = ferplus::predict(&mut clf, &samples, 20, 256).expect("inference");
+    let preds = ferplus::predict(&mut clf, &samples, resolution, 256).expect("inference");
     let labels: Vec<Option<usize>> = samples
         .iter()
         .map(|s| LabelRule::Majority.label(&s.votes))
         .collect();
-    let scores = ferplus::score(20, LabelRule::Majority, &labels, &preds);
+    let scores = ferplus::score(resolution, LabelRule::Majority, &labels, &preds);
     assert_eq!(scores.images, 3137);
     scores.accuracy
 }
@@ -98,6 +104,47 @@ fn precision_variants_stay_close_to_the_fp32_model() {
             acc >= fp32 - max_loss,
             "{file}: {acc:.4} is more than {max_loss} under fp32 {fp32:.4}"
         );
+    }
+}
+
+/// Every routing expert (role "expert") is better than the general classifier at the
+/// FER+ Test resolutions inside its `face_px` bin (a bin without a better model has
+/// no expert, training/lowres_fer_training/routing.py), and its INT8 and FP16
+/// variants stay within 1.5 and 0.3 points of it there.
+#[test]
+fn routing_experts_beat_the_general_classifier_on_their_bins() {
+    let models = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join("models");
+    let (general, manifest) = committed_classifier(&models);
+    let experts: Vec<(&String, [f32; 2])> = manifest
+        .models
+        .iter()
+        .filter(|(_, e)| e.role == "expert")
+        .map(|(name, e)| (name, e.face_px.expect("an expert has its face_px bin")))
+        .collect();
+    assert!(!experts.is_empty(), "routing has an expert");
+    for (expert, [lo, hi]) in experts {
+        let served: Vec<u32> = [48, 32, 20, 15, 10, 8, 5]
+            .into_iter()
+            .filter(|&r| lo <= r as f32 && (r as f32) < hi)
+            .collect();
+        assert!(!served.is_empty(), "{expert} serves no Test resolution");
+        for r in served {
+            let base = test_accuracy(&models, &general, r);
+            let acc = test_accuracy(&models, expert, r);
+            eprintln!("FER+ Test R={r} majority: {expert} {acc:.4} vs {general} {base:.4}");
+            assert!(
+                acc > base,
+                "{expert} at {r} px: {acc:.4} <= {general}'s {base:.4}"
+            );
+            for (precision, max_loss) in [("int8", 0.015), ("fp16", 0.003)] {
+                let file = manifest
+                    .variant(expert, precision)
+                    .expect("variant committed and made from the committed expert");
+                let v = test_accuracy(&models, file, r);
+                eprintln!("FER+ Test R={r} majority: {file} {v:.4}");
+                assert!(v >= acc - max_loss, "{file} at {r} px: {v:.4} vs {acc:.4}");
+            }
+        }
     }
 }
 

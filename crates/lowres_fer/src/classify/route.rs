@@ -7,10 +7,12 @@
 //!   size or of the resolution recogniser's logits (unit-tested without ONNX);
 //! - [`ClassifierBank`]: the sessions, one per route plus the recogniser.
 //!
-//! Models come from the manifest by role: one `classifier` (route 0, used when
-//! routing is off), `expert`s with the native crop-size bin `face_px` = [min, max)
-//! they serve (routes 1.. in ascending `face_px` order), and for learned routing
-//! one `resolution_recogniser` whose K outputs are the experts in that order.
+//! Models come from the manifest by role: one `classifier` (route 0: every face when
+//! routing is off, and the faces no expert serves when it is on), `expert`s with the
+//! native crop-size bin `face_px` = [min, max) they serve (routes 1.. in ascending
+//! `face_px` order), and for learned routing one `resolution_recogniser` whose outputs
+//! are the size bins of its `face_px_bins`. A size bin without an expert is the general
+//! classifier's: an expert is installed only where it beats it (models/MODEL_CARD.md).
 
 use anyhow::{bail, Context};
 use image::GrayImage;
@@ -43,27 +45,48 @@ pub struct Classified {
 pub enum Policy {
     /// Every face to the general classifier.
     Off,
-    /// By native size: the expert whose `face_px` bin holds it (bins sorted,
-    /// faces beyond the last bin go to the last expert).
+    /// By native size: the expert whose `face_px` bin holds it ([`route_by_size`]).
     FaceSize { bins: Vec<[f32; 2]> },
-    /// The resolution recogniser's arg-max over the `experts` expert bins.
-    Learned { experts: usize },
+    /// By the size bin the resolution recogniser believes the face has (the arg-max
+    /// of its logits over `recognised`), then as [`Policy::FaceSize`] over `bins`.
+    Learned {
+        recognised: Vec<[f32; 2]>,
+        bins: Vec<[f32; 2]>,
+    },
 }
 
-/// The expert route of a native crop side `size_px` for sorted `bins`.
+/// The route of a native crop side `size_px`, for the experts' sorted `bins`: the
+/// expert whose bin holds it; the last expert for faces beyond every bin; else the
+/// general classifier (route 0), which serves the sizes no expert was installed for.
 pub fn route_by_size(bins: &[[f32; 2]], size_px: f32) -> usize {
-    if bins.is_empty() {
-        return 0;
+    if let Some(i) = bins.iter().position(|b| b[0] <= size_px && size_px < b[1]) {
+        return 1 + i;
     }
-    1 + bins
-        .iter()
-        .position(|b| size_px < b[1])
-        .unwrap_or(bins.len() - 1)
+    match bins.last() {
+        Some(last) if size_px >= last[1] => bins.len(),
+        _ => 0,
+    }
 }
 
 impl Policy {
+    /// The recognised size bin of each crop: the arg-max of its logits (first on a
+    /// tie), `logits` holding `bins` logits per crop for `n` crops.
+    pub fn recognised_bins(
+        logits: &[f32],
+        n: usize,
+        bins: usize,
+    ) -> anyhow::Result<impl Iterator<Item = usize> + '_> {
+        if bins == 0 || logits.len() != n * bins {
+            bail!(
+                "resolution recogniser gave {} logits for {n} faces x {bins} size bins",
+                logits.len()
+            );
+        }
+        Ok(logits.chunks_exact(bins).map(argmax))
+    }
+
     /// Routes of `sizes` (native crop sides); for `Learned`, `logits` holds the
-    /// recogniser's `experts` logits per crop, in the same order.
+    /// recogniser's logits per crop (one per recognised bin), in the same order.
     pub fn assign(
         &self,
         sizes: impl ExactSizeIterator<Item = f32>,
@@ -75,15 +98,11 @@ impl Policy {
         match self {
             Policy::Off => routes.resize(n, 0),
             Policy::FaceSize { bins } => routes.extend(sizes.map(|s| route_by_size(bins, s))),
-            Policy::Learned { experts } => {
-                if *experts == 0 || logits.len() != n * experts {
-                    bail!(
-                        "resolution recogniser gave {} logits for {n} faces x {experts} experts",
-                        logits.len()
-                    );
-                }
-                // Arg-max, as in the paper: the bin the RRN believes the face has.
-                routes.extend(logits.chunks_exact(*experts).map(|l| 1 + argmax(l)));
+            Policy::Learned { recognised, bins } => {
+                // A recognised bin stands for the faces at its lower edge: the sizes the
+                // recogniser was trained to tell apart are the face-size router's.
+                let edges = Self::recognised_bins(logits, n, recognised.len())?;
+                routes.extend(edges.map(|k| route_by_size(bins, recognised[k][0])));
             }
         }
         Ok(())
@@ -157,13 +176,17 @@ impl ClassifierBank {
                 rrns.len()
             );
         };
-        bank.rrn = Some(FaceModel::new(store, name, cfg, experts.len())?);
-        Ok((
-            bank,
-            Policy::Learned {
-                experts: experts.len(),
-            },
-        ))
+        let recognised = match &manifest.entry(name)?.face_px_bins {
+            Some(b) if !b.is_empty() => b.clone(),
+            _ => bail!(
+                "resolution recogniser '{name}' in {}/manifest.json has no face_px_bins \
+                 (the size bin of each output; training/export.py writes them)",
+                models_dir.display()
+            ),
+        };
+        bank.rrn = Some(FaceModel::new(store, name, cfg, recognised.len())?);
+        let bins = experts.iter().map(|(_, b)| *b).collect();
+        Ok((bank, Policy::Learned { recognised, bins }))
     }
 
     /// Number of routes (general classifier + experts).
@@ -288,6 +311,19 @@ impl Router {
             .assign(crops.iter().map(|c| c.size_px), logits, routes)
     }
 
+    /// The size bin the resolution recogniser gives each crop, as an index into the
+    /// `recognised` bins of [`Policy::Learned`] (for its confusion in routing_bench).
+    pub fn recognised_bins(&mut self, crops: &[Crop], out: &mut Vec<usize>) -> anyhow::Result<()> {
+        out.clear();
+        let Policy::Learned { recognised, .. } = &self.policy else {
+            bail!("only learned routing recognises size bins");
+        };
+        let k = recognised.len();
+        let logits = self.bank.recogniser_logits(crops)?;
+        out.extend(Policy::recognised_bins(logits, crops.len(), k)?);
+        Ok(())
+    }
+
     /// Run every crop through the route given for it.
     pub fn run_routes(
         &mut self,
@@ -327,10 +363,24 @@ mod tests {
             &mut r,
         )
         .unwrap();
-        assert_eq!(r, [1, 1, 1, 2, 2, 3, 3]);
+        // Below the first bin no expert serves: the general classifier does.
+        assert_eq!(r, [0, 1, 1, 2, 2, 3, 3]);
         // Bins ending before the largest faces: the last expert takes them.
         assert_eq!(route_by_size(&[[5.0, 9.0], [9.0, 18.0]], 50.0), 2);
         assert_eq!(route_by_size(&[], 50.0), 0);
+    }
+
+    #[test]
+    fn sizes_without_an_expert_go_to_the_general_classifier() {
+        // One expert for large faces (the routed default): small faces stay on route 0,
+        // and so do sizes in a gap between bins.
+        let one = [[28.0, 1.0e6]];
+        assert_eq!(route_by_size(&one, 27.9), 0);
+        assert_eq!(route_by_size(&one, 28.0), 1);
+        assert_eq!(route_by_size(&one, 2.0e6), 1);
+        let gap = [[5.0, 9.0], [20.0, 30.0]];
+        assert_eq!(route_by_size(&gap, 12.0), 0);
+        assert_eq!(route_by_size(&gap, 31.0), 2);
     }
 
     #[test]
@@ -343,19 +393,25 @@ mod tests {
     }
 
     #[test]
-    fn learned_takes_the_first_arg_max_per_face() {
-        let p = Policy::Learned { experts: 3 };
+    fn learned_routes_the_first_arg_max_bin_like_a_face_of_its_size() {
+        let p = Policy::Learned {
+            recognised: vec![[0.0, 9.0], [9.0, 28.0], [28.0, 1.0e6]],
+            bins: vec![[28.0, 1.0e6]],
+        };
         let logits = [
             0.1, 2.0, -1.0, /* tie: first */ 1.0, 1.0, 0.0, -3.0, -2.0, -1.0,
         ];
         let mut r = Vec::new();
-        p.assign([10.0, 10.0, 10.0].into_iter(), &logits, &mut r)
+        // The crop sizes do not matter: the recogniser decides.
+        p.assign([10.0, 40.0, 5.0].into_iter(), &logits, &mut r)
             .unwrap();
-        assert_eq!(r, [2, 1, 3]);
+        assert_eq!(r, [0, 0, 1]);
         // The recogniser's output must cover every face.
         assert!(p.assign([10.0, 10.0].into_iter(), &logits, &mut r).is_err());
-        assert!(Policy::Learned { experts: 0 }
-            .assign(std::iter::empty(), &[], &mut r)
-            .is_err());
+        let none = Policy::Learned {
+            recognised: vec![],
+            bins: vec![],
+        };
+        assert!(none.assign(std::iter::empty(), &[], &mut r).is_err());
     }
 }

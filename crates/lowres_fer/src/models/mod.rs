@@ -35,6 +35,10 @@ pub struct ModelEntry {
     /// For routing experts: the native face sizes (px) this expert serves, [min, max).
     #[serde(default)]
     pub face_px: Option<[f32; 2]>,
+    /// For the resolution recogniser: the native face-size bin (px, [min, max)) of
+    /// each of its outputs, in output order.
+    #[serde(default)]
+    pub face_px_bins: Option<Vec<[f32; 2]>>,
     /// Emotion classifiers: per-class offsets added to the logits (post-hoc class
     /// balance fitted on FER+ Valid by training/calibrate.py); absent = zeros.
     #[serde(default)]

@@ -196,8 +196,11 @@ pub const PARAMS: &[Param] = &[
       "`retinaface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 8 per frame), so moving faces are re-found every frame between tile sweeps"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
-    p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("off"),
-      "how a face is assigned to a classifier"),
+    // models/MODEL_CARD.md ("Resolution experts and routing"): learned routing beats the
+    // single model on both variants of the mixed-resolution benchmark (native and
+    // upscaled crops); face_size loses when a box overstates the resolution.
+    p("classifier.routing", Kind::Choice(&["off", "face_size", "learned"]), Default::Str("learned"),
+      "how a face is assigned to a classifier: `off` the general classifier for every face; `face_size` by the crop's native size; `learned` by the size a resolution recogniser sees in the crop (faces that look 28 px or larger go to the wide expert)"),
     p("classifier.precision", Kind::Choice(&["fp32", "int8", "fp16"]), Default::Str("fp32"),
       "emotion model variant (training/quantize.py)"),
     p("classifier.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),

@@ -87,8 +87,10 @@ struct Strategies {
     by_size: Router,
     /// Learned routing (RRN).
     learned: Router,
-    /// The face-size bins of `by_size`.
+    /// The face-size bins of `by_size`'s experts.
     bins: Vec<[f32; 2]>,
+    /// The size bins the resolution recogniser tells apart.
+    recognised: Vec<[f32; 2]>,
 }
 
 const STRATEGY_NAMES: [&str; 5] = [
@@ -122,11 +124,15 @@ fn load_strategies(store: &ModelStore) -> anyhow::Result<Strategies> {
     let Policy::FaceSize { bins } = by_size.policy().clone() else {
         anyhow::bail!("face_size routing built another policy");
     };
+    let Policy::Learned { recognised, .. } = learned.policy().clone() else {
+        anyhow::bail!("learned routing built another policy");
+    };
     Ok(Strategies {
         single_res,
         by_size,
         learned,
         bins,
+        recognised,
     })
 }
 
@@ -215,10 +221,10 @@ fn run_variant(
     test: &TestSet,
     resizer: &mut Resizer,
 ) -> anyhow::Result<()> {
-    let k = s.by_size.routes() - 1;
+    let k = s.recognised.len();
     let mut tallies: Vec<Tally> = STRATEGY_NAMES.iter().map(|_| Tally::new()).collect();
     let mut confusion = vec![vec![0usize; k]; k];
-    let (mut probs, mut classified) = (Vec::new(), Vec::new());
+    let (mut probs, mut classified, mut recognised) = (Vec::new(), Vec::new(), Vec::new());
     for (chunk_i, chunk) in test.kept.chunks(256).enumerate() {
         let c = Chunk::build(test, chunk_i, chunk, variant != "native", resizer);
         let refs: Vec<&GrayImage> = c.crops.iter().map(|c| &c.image).collect();
@@ -236,8 +242,11 @@ fn run_variant(
         c.record(&mut tallies[2], &mut classified.iter().map(|c| &c.probs));
         s.learned.classify(&c.crops, &mut classified)?;
         c.record(&mut tallies[3], &mut classified.iter().map(|c| &c.probs));
-        for (c, &o) in classified.iter().zip(&oracle) {
-            confusion[o - 1][c.route - 1] += 1;
+        s.learned.recognised_bins(&c.crops, &mut recognised)?;
+        for (&ri, &predicted) in c.ris.iter().zip(&recognised) {
+            let r = RES[ri] as f32;
+            let truth = s.recognised.iter().position(|b| b[0] <= r && r < b[1]);
+            confusion[truth.unwrap_or(k - 1)][predicted] += 1;
         }
         s.by_size.run_routes(&c.crops, &oracle, &mut classified)?;
         c.record(&mut tallies[4], &mut classified.iter().map(|c| &c.probs));
@@ -265,7 +274,7 @@ fn print_variant(variant: &str, tallies: &[Tally], confusion: &[Vec<usize>]) {
     let diag: usize = (0..confusion.len()).map(|i| confusion[i][i]).sum();
     let total: usize = confusion.iter().flatten().sum();
     println!(
-        "RRN bin accuracy {:.2}% (rows: true bin, columns: predicted): {confusion:?}",
+        "RRN size-bin accuracy {:.2}% (rows: true bin, columns: recognised): {confusion:?}",
         100.0 * diag as f64 / total.max(1) as f64
     );
 }
@@ -309,8 +318,11 @@ fn main() -> anyhow::Result<()> {
         .map(|r| s.by_size.route_name(r).to_string())
         .collect();
     println!(
-        "experts (ascending face size): {experts:?}, bins {:?}",
-        s.bins
+        "experts (ascending face size): {experts:?}, bins {:?}; other sizes: {}; \
+         recogniser's size bins {:?}",
+        s.bins,
+        s.by_size.route_name(0),
+        s.recognised
     );
 
     let mut resizer = Resizer::new();
