@@ -94,8 +94,8 @@ run expert_wide_r28 --arch efc_wide --init "$RUNS/teacher_wide_s32/best.pt" --te
 import sys; sys.path.insert(0, "training")
 from lowres_fer_training import routing
 for b in routing.BINS:
-    lo, hi = b["face_px"]
-    print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{min(hi, 1e6)}", b["model"])
+    lo, hi = routing.manifest_face_px(b)
+    print(b["name"], ",".join(map(str, b["resolutions"])), f"{lo},{hi}", b["model"])
 PYEOF
 while read -r name res px model; do
   if [ "$model" = efc_all_s32 ]; then  # the general classifier serves this bin: no expert file

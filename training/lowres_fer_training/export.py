@@ -72,24 +72,31 @@ def parity(model: efc.EFC, onnx_path: Path, faces: np.ndarray) -> float:
     return float(np.abs(ref - got).max())
 
 
-def update_manifest(models_dir: Path, name: str, entry: dict) -> None:
+def read_manifest(models_dir: Path) -> dict:
     path = models_dir / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"models": {}}
+    return json.loads(path.read_text()) if path.exists() else {"models": {}}
+
+
+def write_manifest(models_dir: Path, manifest: dict) -> None:
+    (models_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def update_manifest(models_dir: Path, name: str, entry: dict) -> None:
+    manifest = read_manifest(models_dir)
     manifest["models"][name] = entry
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_manifest(models_dir, manifest)
 
 
 def drop(onnx: Path) -> None:
     """Remove a model, its precision variants and their manifest entries (a routing bin
     the general classifier serves has no expert)."""
-    path = onnx.parent / "manifest.json"
-    manifest = json.loads(path.read_text()) if path.exists() else {"models": {}}
+    manifest = read_manifest(onnx.parent)
     names = [n for n, e in manifest["models"].items() if n == onnx.name or e.get("variant_of") == onnx.name]
     for name in names + [onnx.name]:
         (onnx.parent / name).unlink(missing_ok=True)
         manifest["models"].pop(name, None)
-    if path.exists():
-        path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    if (onnx.parent / "manifest.json").exists():
+        write_manifest(onnx.parent, manifest)
 
 
 def main(argv=None):
@@ -122,7 +129,7 @@ def main(argv=None):
         if args.face_px:
             entry["face_px"] = args.face_px
         if args.role == "resolution_recogniser":  # the node routes each output as a face of this size
-            entry["face_px_bins"] = [[lo, min(hi, 1.0e6)] for lo, hi in (b["face_px"] for b in routing.BINS)]
+            entry["face_px_bins"] = [routing.manifest_face_px(b) for b in routing.BINS]
         update_manifest(args.onnx.parent, args.onnx.name, entry)
         print(f"manifest updated: {args.onnx.name} {entry['sha256']}")
 

@@ -29,6 +29,12 @@ BINS = (
 )
 
 
+def manifest_face_px(b: dict) -> list[float]:
+    """A bin's face_px as the manifest stores it: the open upper end capped at 1e6 px."""
+    lo, hi = b["face_px"]
+    return [lo, min(hi, 1.0e6)]
+
+
 def bin_of(resolution: float) -> int:
     """Index of the bin whose face_px range holds `resolution`."""
     for i, b in enumerate(BINS):

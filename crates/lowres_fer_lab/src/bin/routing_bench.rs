@@ -244,9 +244,9 @@ fn run_variant(
         c.record(&mut tallies[3], &mut classified.iter().map(|c| &c.probs));
         s.learned.recognised_bins(&c.crops, &mut recognised)?;
         for (&ri, &predicted) in c.ris.iter().zip(&recognised) {
-            let r = RES[ri] as f32;
-            let truth = s.recognised.iter().position(|b| b[0] <= r && r < b[1]);
-            confusion[truth.unwrap_or(k - 1)][predicted] += 1;
+            // The recogniser's bins start at 0 px: route_by_size gives 1 + the bin holding R.
+            let truth = route_by_size(&s.recognised, RES[ri] as f32).max(1) - 1;
+            confusion[truth][predicted] += 1;
         }
         s.by_size.run_routes(&c.crops, &oracle, &mut classified)?;
         c.record(&mut tallies[4], &mut classified.iter().map(|c| &c.probs));
