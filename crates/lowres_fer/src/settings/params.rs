@@ -163,8 +163,8 @@ pub const PARAMS: &[Param] = &[
       "ONNX models + `manifest.json`; empty: `share/lowres_fer/models` of the install, else `./models`"),
     p("onnxruntime_library", Kind::Str, Default::Str(""),
       "`libonnxruntime.so`; empty: `$ORT_DYLIB_PATH`"),
-    p("detector.model", Kind::Choice(&["front", "back", "retinaface"]), Default::Str("retinaface"),
-      "`retinaface` (RetinaFace MobileNet-0.25: faces in the wild, crowds), BlazeFace `back` (full-range 256 px) or `front` (short-range 128 px): close range only"),
+    p("detector.model", Kind::Choice(&["front", "back", "retinaface", "centerface"]), Default::Str("retinaface"),
+      "`retinaface` (RetinaFace MobileNet-0.25: faces in the wild, crowds), `centerface` (CenterFace: more of the small crowd faces at ~2x the cost, config/centerface.yaml), BlazeFace `back` (full-range 256 px) or `front` (short-range 128 px): close range only"),
     lp("detector.score_threshold", UNIT, Default::Double(0.5), "minimum full-frame detector score"),
     // 0.7: RetinaFace's upscaled tiles at 0.65 gave 0.42 false positives per
     // crowd photo (target 0.4), at 0.75 lost 0.02-0.05 recall per bucket
@@ -181,7 +181,7 @@ pub const PARAMS: &[Param] = &[
     // detections, so a still camera's frame covers the whole photo within 8-10
     // frames (16-24 px recall 0.43, full frame alone 0.24).
     lp("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("rotating"),
-      "extra passes for small faces. `retinaface`: `rotating` and `pyramid` sweep the upscaled tiles (`tile_scale`, `tiles_per_frame` per frame, each tile's detections held until it runs again), `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
+      "extra passes for small faces. `retinaface`, `centerface`: `rotating` and `pyramid` sweep the upscaled tiles (`tile_scale`, `tiles_per_frame` per frame, each tile's detections held until it runs again), `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
     // 2 upscaled RetinaFace tiles per frame cover a VGA frame's 20 tiles in 10
     // frames; BlazeFace's profile (config/close_range.yaml) uses 1, the
     // BlazeFace `crowd` profile (config/crowd.yaml) 3.
@@ -189,11 +189,11 @@ pub const PARAMS: &[Param] = &[
       "regions/tiles per frame in `pyramid` and `rotating` modes (model runs on top of the full frame)"),
     p("detector.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "detector threads"),
     lp("detector.input_scale", Kind::Double { lo: Lower::Closed(0.25), hi: 4.0 }, Default::Double(1.0),
-      "`retinaface`: scale of the full-frame pass (model px per source px)"),
+      "`retinaface`, `centerface`: scale of the full-frame pass (model px per source px)"),
     lp("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
-      "`retinaface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
+      "`retinaface`, `centerface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
     lp("detector.redetect_tracked", Kind::Bool, Default::Bool(true),
-      "`retinaface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 8 per frame), so moving faces are re-found every frame between tile sweeps"),
+      "`retinaface`, `centerface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 8 per frame), so moving faces are re-found every frame between tile sweeps"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     // models/MODEL_CARD.md ("Resolution experts and routing"): learned routing beats the
