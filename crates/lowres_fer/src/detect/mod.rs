@@ -361,8 +361,13 @@ impl FaceDetector {
             return Ok(Vec::new());
         }
         self.candidates.clear();
-        match &mut self.network {
-            Network::Retina(model) => {
+        let any_size: Option<&mut dyn AnySizeModel> = match &mut self.network {
+            Network::Retina(model) => Some(model),
+            Network::Center(model) => Some(model),
+            Network::Blaze(_) => None,
+        };
+        match any_size {
+            Some(model) => {
                 let mut stats = DetectStats::default();
                 detect_any_size(
                     model,
@@ -380,25 +385,7 @@ impl FaceDetector {
                 )?;
                 self.last = stats;
             }
-            Network::Center(model) => {
-                let mut stats = DetectStats::default();
-                detect_any_size(
-                    model,
-                    &self.cfg,
-                    frame,
-                    hints,
-                    &mut self.full_resampler,
-                    &mut self.region_resampler,
-                    &mut self.upscaled,
-                    &mut self.upscaled_plan,
-                    &mut self.tile_dets,
-                    &mut self.searched,
-                    &mut self.candidates,
-                    &mut stats,
-                )?;
-                self.last = stats;
-            }
-            Network::Blaze(_) => self.detect_blazeface(frame, hints)?,
+            None => self.detect_blazeface(frame, hints)?,
         }
         let mut out = Vec::new();
         self.nms.run(&self.candidates, self.cfg.nms_iou, &mut out);
@@ -510,8 +497,8 @@ impl FaceDetector {
 /// and the re-detections around tracked faces (`hints`) none of them shows,
 /// decoded into `candidates` (source pixels).
 #[allow(clippy::too_many_arguments)]
-fn detect_any_size<M: AnySizeModel>(
-    model: &mut M,
+fn detect_any_size(
+    model: &mut dyn AnySizeModel,
     cfg: &DetectorConfig,
     frame: &RgbImage,
     hints: &[BBox],
