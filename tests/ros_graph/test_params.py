@@ -81,7 +81,7 @@ def test_a_live_threshold_changes_the_next_frame(live):
     proc, peer, frames = live
     before = frames.faces()
     assert len(before) >= 1
-    assert get_param(peer, "detector.score_threshold").double_value == pytest.approx(0.5)
+    assert get_param(peer, "detector.score_threshold").double_value == pytest.approx(0.55)
 
     assert set_param(peer, "detector.score_threshold", 1.0) == (True, "")
     assert get_param(peer, "detector.score_threshold").double_value == 1.0
@@ -91,7 +91,7 @@ def test_a_live_threshold_changes_the_next_frame(live):
     assert set_param(peer, "detector.score_threshold", 0) == (True, "")
     v = get_param(peer, "detector.score_threshold")
     assert (v.type, v.double_value) == (ParameterType.PARAMETER_DOUBLE, 0.0)
-    assert set_param(peer, "detector.score_threshold", 0.5) == (True, "")
+    assert set_param(peer, "detector.score_threshold", 0.55) == (True, "")
     assert len(frames.faces()) == len(before)
 
     # The quality gate: the same faces, now too small to classify.
@@ -170,7 +170,7 @@ def test_drop_in_mode_refuses_live_changes(ros, tmp_path):
         peer = SimpleNamespace(node=node)
         ok, reason = set_param(peer, "detector.score_threshold", 0.9)
         assert not ok and "drop-in mode" in reason, reason
-        assert get_param(peer, "detector.score_threshold").double_value == pytest.approx(0.5)
+        assert get_param(peer, "detector.score_threshold").double_value == pytest.approx(0.55)
         ok, reason = set_param(peer, "ros4hri.crop_topic", "aligned")
         assert not ok and READ_ONLY in reason, reason
         assert proc.alive(), proc.output()

@@ -42,6 +42,7 @@ fn pipeline_at(routing: Routing, precision: Precision) -> Pipeline {
     cfg.detector.model = DetectorModel::Back;
     cfg.detector.tiling = TilingMode::Pyramid;
     cfg.detector.tiles_per_frame = 1;
+    cfg.detector.score_threshold = 0.5;
     cfg.detector.tile_score_threshold = 0.65;
     cfg.classifier.routing = routing;
     cfg.classifier.precision = precision;

@@ -8,9 +8,23 @@ use image::RgbImage;
 
 use lowres_fer::detect::FaceDetector;
 use lowres_fer::face::{BBox, Detection};
+use lowres_fer::settings::config::{DetectorConfig, DetectorModel, TilingMode};
 
 /// IoU at which a detection counts as finding a labelled face.
 pub const MATCH_IOU: f32 = 0.5;
+
+/// BlazeFace full-range over `base`, as config/close_range.yaml sets it (the
+/// default before issue 24, measured with these thresholds).
+pub fn close_range(base: DetectorConfig) -> DetectorConfig {
+    DetectorConfig {
+        model: DetectorModel::Back,
+        tiling: TilingMode::Pyramid,
+        tiles_per_frame: 1,
+        score_threshold: 0.5,
+        tile_score_threshold: 0.65,
+        ..base
+    }
+}
 
 /// `$LOWRES_FER_SHARED`, else `<crate>/../shared`.
 pub fn default_shared_dir() -> PathBuf {

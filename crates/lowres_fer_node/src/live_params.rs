@@ -282,9 +282,14 @@ mod tests {
             assert!(t.check_parameter(name, &value).is_err());
         }
         assert!(t.live.changed(&mut seen).is_none());
+        // Still the default.
         assert_eq!(
             t.get_parameter("detector.score_threshold").unwrap(),
-            ParameterValue::Double(0.5)
+            match lowres_fer::settings::params::find("detector.score_threshold").map(|p| p.default)
+            {
+                Some(lowres_fer::settings::params::Default::Double(d)) => ParameterValue::Double(d),
+                other => panic!("detector.score_threshold's default: {other:?}"),
+            }
         );
         let mut d = table(Source::Ros4hriFaces);
         let e = d

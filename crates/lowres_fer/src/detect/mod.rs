@@ -2,9 +2,11 @@
 //! in the wild) or MediaPipe BlazeFace (short-range 128 or full-range 256, close
 //! range), plus tiles for small, distant faces.
 //!
-//! RetinaFace per frame: the whole frame resampled by `input_scale`, then the
-//! upscaled tiles of [`upscaled::UpscaledTiles`] (a round-robin sweep, or all of
-//! them), merged with weighted NMS.
+//! RetinaFace and CenterFace per frame: the whole frame resampled by
+//! `input_scale` (by half of it under `tiling: pyramid`), then the regions of
+//! [`sweep::RegionSweep`] (the upscaled tiles, and under `pyramid` the frame at
+//! `input_scale` in pieces: a round-robin sweep, or all of them) and the
+//! re-detections around tracked faces, merged with weighted NMS.
 //!
 //! BlazeFace per frame: letterbox the whole frame into the model, decode the 896 anchors,
 //! then run the regions chosen by [`tiling::PyramidPlanner`] (the default: a scale
@@ -21,8 +23,8 @@ pub mod nms;
 pub mod preprocess;
 pub mod redetect;
 pub mod retina;
+pub mod sweep;
 pub mod tiling;
-pub mod upscaled;
 
 use std::time::Instant;
 
@@ -204,6 +206,40 @@ enum Network {
     Center(CenterFace),
 }
 
+/// The ONNX Runtime session of an any-size detector `file` (RetinaFace,
+/// CenterFace) and the provider it runs on, after checking that the graph has
+/// the one input `input` and every output of `outputs` the decoder reads.
+fn open_session(
+    store: &ModelStore,
+    cfg: &DetectorConfig,
+    file: &str,
+    input: &str,
+    outputs: &[&str],
+) -> anyhow::Result<(ort::session::Session, &'static str)> {
+    let (session, provider) = store
+        .session(
+            file,
+            crate::models::SessionOptions {
+                threads: cfg.threads,
+                provider: cfg.execution_provider,
+                optimization: ort::session::builder::GraphOptimizationLevel::Level3,
+                face_input: None,
+            },
+        )
+        .with_context(|| format!("cannot load detector model {file}"))?;
+    let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+    if names != [input] {
+        bail!("{file}: expected one input '{input}', found {names:?}");
+    }
+    let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    for want in outputs {
+        if !names.contains(want) {
+            bail!("{file}: output '{want}' missing (outputs: {names:?})");
+        }
+    }
+    Ok((session, provider))
+}
+
 /// A detector network that takes an input of any size, filled from a region of
 /// the frame: the full frame, upscaled tiles and re-detections all use it.
 trait AnySizeModel {
@@ -263,8 +299,8 @@ pub struct FaceDetector {
     region_resampler: preprocess::Resampler,
     planner: tiling::TilePlanner,
     pyramid: tiling::PyramidPlanner,
-    upscaled: upscaled::UpscaledTiles,
-    upscaled_plan: Vec<(usize, InputMapping)>,
+    sweep: sweep::RegionSweep,
+    sweep_plan: Vec<sweep::Region>,
     tiles: Vec<InputMapping>,
     candidates: Vec<Detection>,
     tile_dets: Vec<Detection>,
@@ -296,8 +332,8 @@ impl FaceDetector {
             region_resampler: preprocess::Resampler::default(),
             planner: tiling::TilePlanner::default(),
             pyramid: tiling::PyramidPlanner::default(),
-            upscaled: upscaled::UpscaledTiles::default(),
-            upscaled_plan: Vec::new(),
+            sweep: sweep::RegionSweep::default(),
+            sweep_plan: Vec::new(),
             tiles: Vec::new(),
             candidates: Vec::new(),
             tile_dets: Vec::new(),
@@ -348,7 +384,7 @@ impl FaceDetector {
     pub fn reset(&mut self) {
         self.planner = tiling::TilePlanner::default();
         self.pyramid = tiling::PyramidPlanner::default();
-        self.upscaled.reset();
+        self.sweep.reset();
     }
 
     /// Faces in `frame`, in source pixels, best first. `hints` are boxes of faces
@@ -376,8 +412,8 @@ impl FaceDetector {
                     hints,
                     &mut self.full_resampler,
                     &mut self.region_resampler,
-                    &mut self.upscaled,
-                    &mut self.upscaled_plan,
+                    &mut self.sweep,
+                    &mut self.sweep_plan,
                     &mut self.tile_dets,
                     &mut self.searched,
                     &mut self.candidates,
@@ -493,9 +529,23 @@ impl FaceDetector {
     }
 }
 
-/// RetinaFace's or CenterFace's full frame at `input_scale`, the upscaled tiles of this frame
+/// The share of `input_scale` of `tiling: pyramid`'s full-frame pass: faces of
+/// 32 source px and more (16 model px, RetinaFace's smallest anchor) at a
+/// quarter of the full-scale pass's cost, every frame, while the sweep covers
+/// the full scale in pieces.
+pub const PYRAMID_FULL_FRAME_SHARE: f32 = 0.5;
+
+/// RetinaFace's or CenterFace's full frame, the swept regions of this frame
 /// and the re-detections around tracked faces (`hints`) none of them shows,
 /// decoded into `candidates` (source pixels).
+///
+/// `rotating` and `all`: the full frame at `input_scale`, every frame, and the
+/// upscaled tiles at `tile_scale`. `pyramid`: the full frame at
+/// `input_scale` x [`PYRAMID_FULL_FRAME_SHARE`] every frame, and one sweep over
+/// two levels, the frame at `input_scale` cut into regions (score
+/// `score_threshold`) and the upscaled tiles (`tile_score_threshold`), so each
+/// frame runs the same small amount of work and a still camera gets both
+/// levels within one sweep.
 #[allow(clippy::too_many_arguments)]
 fn detect_any_size(
     model: &mut dyn AnySizeModel,
@@ -504,15 +554,20 @@ fn detect_any_size(
     hints: &[BBox],
     full_resampler: &mut preprocess::Resampler,
     region_resampler: &mut preprocess::Resampler,
-    planner: &mut upscaled::UpscaledTiles,
-    tiles: &mut Vec<(usize, InputMapping)>,
+    sweep: &mut sweep::RegionSweep,
+    regions: &mut Vec<sweep::Region>,
     tile_dets: &mut Vec<Detection>,
     searched: &mut Vec<InputMapping>,
     candidates: &mut Vec<Detection>,
     stats: &mut DetectStats,
 ) -> anyhow::Result<()> {
     let (w, h) = frame.dimensions();
-    let k = cfg.input_scale;
+    let pyramid = cfg.tiling == TilingMode::Pyramid;
+    let k = if pyramid {
+        cfg.input_scale * PYRAMID_FULL_FRAME_SHARE
+    } else {
+        cfg.input_scale
+    };
     let full = InputMapping {
         origin_x: 0.0,
         origin_y: 0.0,
@@ -528,51 +583,64 @@ fn detect_any_size(
     model.run()?;
     stats.preprocess_ms += ms(t0, t1);
     stats.inference_ms += ms(t1, Instant::now());
-    let keep = decode::Keep {
+    let full_keep = decode::Keep {
         min_score: cfg.score_threshold,
         min_side: 0.0,
     };
-    model.decode(keep, &full, candidates);
+    model.decode(full_keep, &full, candidates);
 
     let per_frame = match cfg.tiling {
         TilingMode::Off => Some(0),
         TilingMode::All => None,
         TilingMode::Rotating | TilingMode::Pyramid => Some(cfg.tiles_per_frame as usize),
     };
-    if per_frame != Some(0) {
-        planner.plan((w, h), cfg.tile_scale, per_frame, tiles);
+    // The levels of the sweep and each one's score threshold.
+    let (scales, thresholds): (&[f32], [f32; 2]) = if pyramid {
+        (
+            &[cfg.input_scale, cfg.tile_scale],
+            [cfg.score_threshold, cfg.tile_score_threshold],
+        )
     } else {
-        tiles.clear();
-    }
-    let keep = decode::Keep {
-        min_score: cfg.tile_score_threshold,
-        min_side: 0.0,
+        (&[cfg.tile_scale], [cfg.tile_score_threshold; 2])
     };
-    let side = upscaled::TILE_INPUT;
-    for (index, t) in tiles.iter() {
+    if per_frame != Some(0) {
+        sweep.plan((w, h), scales, per_frame, regions);
+    } else {
+        regions.clear();
+    }
+    let side = sweep::TILE_INPUT;
+    for r in regions.iter() {
         let t0 = Instant::now();
-        model.fill(region_resampler, frame, t, (side, side));
+        model.fill(region_resampler, frame, &r.map, (side, side));
         let t1 = Instant::now();
         model.run()?;
         stats.preprocess_ms += ms(t0, t1);
         stats.inference_ms += ms(t1, Instant::now());
         tile_dets.clear();
-        model.decode(keep, t, tile_dets);
-        planner.hold(
+        let keep = decode::Keep {
+            min_score: thresholds[r.level.min(1)],
+            min_side: 0.0,
+        };
+        model.decode(keep, &r.map, tile_dets);
+        sweep.hold(
             frame,
-            *index,
+            r.index,
             tile_dets
                 .iter()
-                .filter(|d| !tiling::touches_interior_edge(&d.bbox, t, upscaled::TILE_INPUT, w, h))
+                .filter(|d| !tiling::touches_interior_edge(&d.bbox, &r.map, side, w, h))
                 .copied(),
         );
     }
-    // Tiles not run in this frame answer with their last detections, while
+    // Regions not run in this frame answer with their last detections, while
     // their pixels have not changed.
     if per_frame != Some(0) {
-        planner.drop_changed(frame);
-        candidates.extend(planner.held());
+        sweep.drop_changed(frame);
+        candidates.extend(sweep.held());
     }
+    let keep = decode::Keep {
+        min_score: cfg.tile_score_threshold,
+        min_side: 0.0,
+    };
     let mut redetections = 0;
     if cfg.redetect_tracked {
         searched.clear();
@@ -605,11 +673,11 @@ fn detect_any_size(
             tile_dets.retain(|d| {
                 !tiling::touches_interior_edge(&d.bbox, &region, redetect::INPUT, w, h)
             });
-            candidates.extend(redetect::tracked_face(hint, tile_dets));
+            candidates.extend(redetect::found_faces(hint, tile_dets));
         }
     }
-    stats.runs = 1 + tiles.len() + redetections;
-    stats.tiles = tiles.len();
+    stats.runs = 1 + regions.len() + redetections;
+    stats.tiles = regions.len();
     stats.redetections = redetections;
     Ok(())
 }

@@ -14,14 +14,13 @@
 
 use anyhow::{bail, Context};
 use image::RgbImage;
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::TensorRef;
 
 use super::decode::{InputMapping, Keep};
 use super::preprocess::Resampler;
 use crate::face::Detection;
-use crate::models::{ModelStore, SessionOptions};
+use crate::models::ModelStore;
 use crate::settings::config::DetectorConfig;
 
 /// Model file in the models directory and the manifest.
@@ -147,27 +146,8 @@ impl RetinaFace {
     }
 
     pub fn load(store: &ModelStore, cfg: &DetectorConfig) -> anyhow::Result<Self> {
-        let (session, provider) = store
-            .session(
-                MODEL_FILE,
-                SessionOptions {
-                    threads: cfg.threads,
-                    provider: cfg.execution_provider,
-                    optimization: GraphOptimizationLevel::Level3,
-                    face_input: None,
-                },
-            )
-            .with_context(|| format!("cannot load detector model {MODEL_FILE}"))?;
-        let names: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
-        if names != [INPUT_NAME] {
-            bail!("{MODEL_FILE}: expected one input '{INPUT_NAME}', found {names:?}");
-        }
-        let names: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
-        for want in OUTPUTS {
-            if !names.contains(&want) {
-                bail!("{MODEL_FILE}: output '{want}' missing (outputs: {names:?})");
-            }
-        }
+        let (session, provider) =
+            super::open_session(store, cfg, MODEL_FILE, INPUT_NAME, &OUTPUTS)?;
         let mut model = Self {
             session,
             provider,

@@ -165,35 +165,38 @@ pub const PARAMS: &[Param] = &[
       "`libonnxruntime.so`; empty: `$ORT_DYLIB_PATH`"),
     p("detector.model", Kind::Choice(&["front", "back", "retinaface", "centerface"]), Default::Str("retinaface"),
       "`retinaface` (RetinaFace MobileNet-0.25: faces in the wild, crowds), `centerface` (CenterFace: more of the small crowd faces at ~2x the cost, config/centerface.yaml), BlazeFace `back` (full-range 256 px) or `front` (short-range 128 px): close range only"),
-    lp("detector.score_threshold", UNIT, Default::Double(0.5), "minimum full-frame detector score"),
-    // 0.7: RetinaFace's upscaled tiles at 0.65 gave 0.42 false positives per
-    // crowd photo (target 0.4), at 0.75 lost 0.02-0.05 recall per bucket
-    // (docs/detection.md, "Crowds"). BlazeFace was measured at 0.65
+    // 0.55 and 0.7: RetinaFace's `pyramid` sweep on the crowd photos, still
+    // camera (docs/detection.md, "The pyramid sweep"): the recall of `rotating`
+    // (0.43 / 0.68 / 0.76 / 0.91) at 0.37 false positives per photo; 0.5 / 0.7
+    // gave 0.44 FP, 0.6 / 0.65 0.01 more per bucket at 0.36 FP; the tile score
+    // stays the one chosen for `rotating`. BlazeFace was measured at 0.5 / 0.65
     // (config/close_range.yaml).
+    lp("detector.score_threshold", UNIT, Default::Double(0.55),
+      "minimum detector score of the full frame (and, under `pyramid` with `retinaface`/`centerface`, of its regions at `input_scale`)"),
     lp("detector.tile_score_threshold", UNIT, Default::Double(0.7),
       "minimum detector score in tiles"),
     lp("detector.nms_iou", UNIT, Default::Double(0.3), "weighted-NMS IoU"),
     // Chosen in docs/detection.md ("Crowds"): at the same cost (full frame + 1
     // region), `pyramid` finds 0.91 / 0.96 of the 16-24 / 24-32 px faces of the
     // VGA benchmark within 10 frames, where `rotating` found 0.84 / 0.82.
-    // With RetinaFace (docs/detection.md, "Crowds"): `rotating` sweeps 2x
-    // upscaled tiles, 2 per frame, and every tile answers with its last
-    // detections, so a still camera's frame covers the whole photo within 8-10
-    // frames (16-24 px recall 0.43, full frame alone 0.24).
-    lp("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("rotating"),
-      "extra passes for small faces. `retinaface`, `centerface`: `rotating` and `pyramid` sweep the upscaled tiles (`tile_scale`, `tiles_per_frame` per frame, each tile's detections held until it runs again), `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
-    // 2 upscaled RetinaFace tiles per frame cover a VGA frame's 20 tiles in 10
-    // frames; BlazeFace's profile (config/close_range.yaml) uses 1, the
+    // With RetinaFace (docs/detection.md, "The pyramid sweep"): `pyramid` finds
+    // as many crowd faces as `rotating` within 10 frames of a still camera, at
+    // 0.6x its detect time per frame, because the full-scale pass is spread
+    // over the sweep instead of run every frame.
+    lp("detector.tiling", Kind::Choice(&["off", "rotating", "all", "pyramid"]), Default::Str("pyramid"),
+      "extra passes for small faces. `retinaface`, `centerface`: `pyramid` runs the full frame at half `input_scale` every frame and sweeps the frame at `input_scale` in 320 px regions together with the upscaled tiles (`tile_scale`), `tiles_per_frame` per frame, each region's detections held until it runs again; `rotating` runs the full frame at `input_scale` every frame and sweeps only the upscaled tiles; `all` runs every tile. BlazeFace: `pyramid` (scale pyramid of regions, whole frame covered within one sweep), `rotating` (native tiles + regions around tracked faces), `all` (every native tile, offline)"),
+    // 2 RetinaFace regions per frame cover a 416x416 crowd photo's 4 + 16
+    // regions in 10 frames (VGA: 6 + 20 in 13); BlazeFace's profile (config/close_range.yaml) uses 1, the
     // BlazeFace `crowd` profile (config/crowd.yaml) 3.
     lp("detector.tiles_per_frame", Kind::Int { lo: 0, hi: 64 }, Default::Int(2),
       "regions/tiles per frame in `pyramid` and `rotating` modes (model runs on top of the full frame)"),
     p("detector.threads", Kind::Int { lo: 1, hi: 64 }, Default::Int(1), "detector threads"),
     lp("detector.input_scale", Kind::Double { lo: Lower::Closed(0.25), hi: 4.0 }, Default::Double(1.0),
-      "`retinaface`, `centerface`: scale of the full-frame pass (model px per source px)"),
+      "`retinaface`, `centerface`: scale of the full-frame pass (model px per source px; `pyramid` runs the full frame at half of it and the regions of the sweep at it)"),
     lp("detector.tile_scale", Kind::Double { lo: Lower::Closed(1.0), hi: 4.0 }, Default::Double(2.0),
       "`retinaface`, `centerface`: enlargement of the upscaled tiles of `rotating`/`pyramid` (a sweep, `tiles_per_frame` per frame) and `all`"),
     lp("detector.redetect_tracked", Kind::Bool, Default::Bool(true),
-      "`retinaface`, `centerface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 8 per frame), so moving faces are re-found every frame between tile sweeps"),
+      "`retinaface`, `centerface`: a tracked face that this frame's runs and held tile boxes do not show is looked for again around its last box (a 128 px input, at most 12 per frame; similar-sized faces found beside it are kept too), so moving faces are re-found every frame between sweeps"),
     p("detector.execution_provider", Kind::Choice(&["cpu", "cuda", "tensorrt"]),
       Default::Str("cpu"), "ONNX Runtime provider of the detector"),
     // models/MODEL_CARD.md ("Resolution experts and routing"): learned routing beats the

@@ -328,8 +328,12 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot open {}", solvay_path.display()))?
         .to_rgb8();
 
+    // BlazeFace's modes keep the thresholds they were measured with
+    // (config/close_range.yaml); each mode sets its model and tiling.
     let base = DetectorConfig {
         threads: 1,
+        score_threshold: 0.5,
+        tile_score_threshold: 0.65,
         ..Default::default()
     };
     scene_table(&store, &modes(&base), &dlib, &solvay, draw_dir)?;

@@ -86,24 +86,24 @@ fn mode(name: &str) -> anyhow::Result<DetectorConfig> {
         threads: 1,
         ..Default::default()
     };
-    let base = DetectorConfig {
-        model: lowres_fer::settings::config::DetectorModel::Back,
-        tile_score_threshold: 0.65,
-        ..default.clone()
-    };
+    let base = lowres_fer_lab::detect_eval::close_range(default.clone());
     Ok(match name {
         // The default without the re-detection around tracked faces (before it).
         "no_redetect" => DetectorConfig {
             redetect_tracked: false,
             ..default
         },
+        // RetinaFace's default before the pyramid sweep: the full frame every
+        // frame plus 2 upscaled tiles, scores 0.5 / 0.7.
+        "retina_rotating" => DetectorConfig {
+            tiling: TilingMode::Rotating,
+            score_threshold: 0.5,
+            tile_score_threshold: 0.7,
+            ..default
+        },
         "default" => default,
         // BlazeFace's profile (config/close_range.yaml), the default before issue 24.
-        "blazeface" => DetectorConfig {
-            tiling: TilingMode::Pyramid,
-            tiles_per_frame: 1,
-            ..base
-        },
+        "blazeface" => base,
         "full" => DetectorConfig {
             tiling: TilingMode::Off,
             ..base

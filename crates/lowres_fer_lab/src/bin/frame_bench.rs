@@ -28,7 +28,7 @@ use clap::{Parser, ValueEnum};
 use image::{imageops, RgbImage};
 use lowres_fer::frame::FrameStep;
 use lowres_fer::pipeline::Pipeline;
-use lowres_fer::settings::config::{DetectorModel, PipelineConfig, Precision, TilingMode};
+use lowres_fer::settings::config::{PipelineConfig, Precision};
 use lowres_fer::settings::params::Settings;
 use lowres_fer::FaceState;
 use lowres_fer_lab::detect_eval as eval;
@@ -174,10 +174,7 @@ fn main() -> anyhow::Result<()> {
             Detectors::Default => "default",
             // config/close_range.yaml: BlazeFace, the default before issue 24.
             Detectors::CloseRange => {
-                cfg.detector.model = DetectorModel::Back;
-                cfg.detector.tiling = TilingMode::Pyramid;
-                cfg.detector.tiles_per_frame = 1;
-                cfg.detector.tile_score_threshold = 0.65;
+                cfg.detector = lowres_fer_lab::detect_eval::close_range(cfg.detector);
                 "close_range"
             }
         };
