@@ -594,14 +594,14 @@ fn detect_any_size(
         TilingMode::All => None,
         TilingMode::Rotating | TilingMode::Pyramid => Some(cfg.tiles_per_frame as usize),
     };
-    // The levels of the sweep and each one's score threshold.
-    let (scales, thresholds): (&[f32], [f32; 2]) = if pyramid {
+    // The levels of the sweep and each one's score threshold, index by index.
+    let (scales, thresholds): (&[f32], &[f32]) = if pyramid {
         (
             &[cfg.input_scale, cfg.tile_scale],
-            [cfg.score_threshold, cfg.tile_score_threshold],
+            &[cfg.score_threshold, cfg.tile_score_threshold],
         )
     } else {
-        (&[cfg.tile_scale], [cfg.tile_score_threshold; 2])
+        (&[cfg.tile_scale], &[cfg.tile_score_threshold])
     };
     if per_frame != Some(0) {
         sweep.plan((w, h), scales, per_frame, regions);
@@ -618,7 +618,7 @@ fn detect_any_size(
         stats.inference_ms += ms(t1, Instant::now());
         tile_dets.clear();
         let keep = decode::Keep {
-            min_score: thresholds[r.level.min(1)],
+            min_score: thresholds[r.level],
             min_side: 0.0,
         };
         model.decode(keep, &r.map, tile_dets);
